@@ -1,0 +1,123 @@
+// File: admission.hpp
+//
+// The AdmissionReview v1 codec: request bytes in, a view of what the decision needs;
+// a Decision out, response bytes.
+//
+//   core::ParsedReview review(body);                 // throws core::DecodeError
+//   core::Decision d = core::decide(review.request(), snapshot, config, mode);
+//   std::string out = core::encode_response(review.request(), d);
+//
+// ParsedReview owns the parsed document; every string_view in AdmissionRequest points
+// into it and lives exactly as long as the ParsedReview. RapidJSON stays in the .cpp.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "avw/core/resources.hpp"
+#include "avw/core/selector.hpp"
+
+namespace avw::core {
+
+/// A malformed AdmissionReview. The message is safe to send back to the client (400).
+class DecodeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The resources of one entry of spec.containers, as the pod asks for them.
+struct PodContainer {
+  std::string_view name;
+  bool has_resources = false;  // "resources" present (an object)
+  bool has_requests = false;   // "resources.requests" present (an object)
+  bool has_limits = false;     // "resources.limits" present (an object)
+  ResourceValues requests;     // cpu/memory requests, when present and valid
+  ResourceValues limits;       // cpu/memory limits, when present and valid
+  /// A cpu/memory request or limit that is present but not a valid quantity: the
+  /// container is left alone (the API server will reject the pod on its own).
+  bool has_invalid_quantity = false;
+};
+
+/// The parts of a Pod the decision reads.
+struct Pod {
+  std::string_view name;           // empty on CREATE with generateName
+  std::string_view generate_name;
+  std::string_view namespace_;     // metadata.namespace (may be empty: use the request's)
+  LabelSet labels;
+  LabelSet annotations;
+  bool has_annotations = false;    // metadata.annotations present (an object)
+  std::vector<PodContainer> containers;  // spec.containers, in order
+};
+
+struct GroupVersionKind {
+  std::string_view group;
+  std::string_view version;
+  std::string_view kind;
+};
+
+/// The request part of an AdmissionReview.
+struct AdmissionRequest {
+  std::string_view review_api_version;  // echoed back ("admission.k8s.io/v1")
+  std::string_view review_kind;         // echoed back ("AdmissionReview")
+  std::string_view uid;
+  GroupVersionKind kind;                // request.kind
+  std::string_view resource;            // request.resource.resource ("pods")
+  std::string_view sub_resource;        // request.subResource
+  std::string_view name;                // request.name (may be empty)
+  std::string_view namespace_;          // request.namespace
+  std::string_view operation;           // CREATE, UPDATE, DELETE, CONNECT
+  bool dry_run = false;
+  /// Set when the request is about a v1 Pod with an object that decodes as one.
+  bool has_pod = false;
+  Pod pod;
+};
+
+/// Decodes an AdmissionReview body. Throws DecodeError with a clear message when the body is
+/// not JSON, is too deeply nested, is not an `admission.k8s.io/v1` `AdmissionReview`, has no
+/// `request`, no `request.uid`, or fields of the wrong type. A Pod object whose shape is odd
+/// (e.g. containers without names) is not an error: it decodes with `has_pod = false` and the
+/// decision allows it unchanged.
+class ParsedReview {
+ public:
+  explicit ParsedReview(std::string_view body);
+  ~ParsedReview();
+  ParsedReview(ParsedReview&&) noexcept;
+  ParsedReview& operator=(ParsedReview&&) noexcept;
+
+  const AdmissionRequest& request() const { return request_; }
+
+ private:
+  struct Document;
+  std::unique_ptr<Document> document_;
+  AdmissionRequest request_;
+};
+
+/// One JSON Patch operation. Only `add` is ever produced (it creates or replaces a member);
+/// a missing value means the empty object `{}`.
+struct PatchOp {
+  std::string path;                 // JSON Pointer, already escaped
+  std::optional<std::string> value; // a JSON string value; nullopt means {}
+  friend bool operator==(const PatchOp&, const PatchOp&) = default;
+};
+
+/// RFC 6901 escaping of one reference token (`~` -> `~0`, `/` -> `~1`), appended to `out`.
+void append_json_pointer_token(std::string& out, std::string_view token);
+
+/// The patch as a compact JSON array.
+std::string patch_to_json(const std::vector<PatchOp>& patch);
+
+/// RFC 4648 base64 (with padding) and its inverse (nullopt on invalid input).
+std::string base64_encode(std::string_view data);
+std::optional<std::string> base64_decode(std::string_view text);
+
+struct Decision;
+
+/// Encodes the AdmissionReview response for `request`: echoes apiVersion, kind and uid, sets
+/// allowed, and, when the decision has a patch, patchType JSONPatch and the base64 patch;
+/// warnings and auditAnnotations when present.
+std::string encode_response(const AdmissionRequest& request, const Decision& decision);
+
+}  // namespace avw::core

@@ -1,0 +1,92 @@
+// File: decision.hpp
+//
+// The admission decision: a pure function of the request, a store snapshot and the config.
+//
+//   Decision d = decide(review.request(), *snapshot, config, Mode::Enforce);
+//
+// It never denies: any doubt is "allowed, no patch" with the reason in `reason`. In
+// Mode::DryRun the same plan is made but the patch goes to the audit annotations and
+// warnings instead of the response.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "avw/core/admission.hpp"
+#include "avw/core/objects.hpp"
+#include "avw/core/resources.hpp"
+#include "avw/core/store.hpp"
+#include "avw/core/task.hpp"
+
+namespace avw::core {
+
+enum class Mode : std::uint8_t { Enforce, DryRun };
+std::string_view to_string(Mode m);
+
+/// Which field of a container recommendation becomes the request.
+enum class RecommendationField : std::uint8_t { Target, LowerBound, UpperBound, UncappedTarget };
+std::string_view to_string(RecommendationField f);
+std::optional<RecommendationField> recommendation_field_from_string(std::string_view s);
+
+struct Config {
+  TaskLabelKeys keys;
+  RecommendationField field = RecommendationField::Target;
+  /// The webhook's own bounds on any request it writes, applied after the VPA policy.
+  ResourceValues min_request;
+  ResourceValues max_request;
+  /// Dry-run reporting: at most this many warnings, each at most this long (the API server
+  /// truncates past 256 and the docs ask for 120).
+  std::size_t max_warnings = 4;
+  std::size_t max_warning_length = 120;
+  /// Prefix of the pod annotations read and written.
+  std::string annotation_prefix = "airflow-vpa-webhook.io/";
+};
+
+/// What happened to one resource of one container.
+struct ResourceChange {
+  Resource resource = Resource::Cpu;
+  std::optional<Quantity> old_request;
+  std::optional<Quantity> new_request;
+  std::optional<Quantity> old_limit;
+  std::optional<Quantity> new_limit;
+  std::vector<std::string> notes;  // "capped to maxAllowed", "capped to container limit", ...
+};
+
+struct ContainerPlan {
+  std::size_t index = 0;  // position in spec.containers
+  std::string_view name;
+  std::vector<ResourceChange> changes;
+};
+
+enum class Outcome : std::uint8_t {
+  Patched,    // Enforce: the response carries a patch
+  Audited,    // DryRun: a patch would have been sent; reported in audit annotations
+  Unchanged,  // a governing VPA was found but nothing needed to change
+  Skipped,    // not a task pod CREATE, no VPA, no recommendation, opted out, ...
+};
+std::string_view to_string(Outcome o);
+
+struct Decision {
+  bool allowed = true;
+  Outcome outcome = Outcome::Skipped;
+  std::string reason;         // one line, for logs and audit annotations
+  std::optional<TaskKey> task;
+  std::string vpa_name;       // the governing VPA, when found
+  std::vector<ContainerPlan> containers;
+  std::string summary;        // "base: cpu request 500m -> 250m, memory request 1Gi -> 600Mi"
+  std::vector<PatchOp> patch;  // sent (Enforce) or reported (DryRun)
+  std::vector<std::string> warnings;
+  std::vector<std::pair<std::string, std::string>> audit_annotations;
+
+  /// True when the response carries the patch.
+  bool sends_patch() const { return outcome == Outcome::Patched; }
+};
+
+Decision decide(const AdmissionRequest& request, const Snapshot& snapshot, const Config& config,
+                Mode mode);
+
+}  // namespace avw::core

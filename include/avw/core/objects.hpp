@@ -1,0 +1,147 @@
+// File: objects.hpp
+//
+// The Kubernetes objects the webhook reads, reduced to what the decision needs, and their
+// decoding from JSON as the API server serves them:
+//   - VerticalPodAutoscaler (autoscaling.k8s.io/v1): spec.targetRef, updatePolicy,
+//     resourcePolicy.containerPolicies, status.recommendation.containerRecommendations;
+//   - scale targets: any object with a selector, read from `status.selector` (the string
+//     the /scale subresource reports, e.g. AirflowTask) or `spec.selector` (a structured
+//     LabelSelector, e.g. a Deployment, or a string);
+//   - LimitRange (v1): Container and Pod items;
+//   - VerticalPodAutoscalerCheckpoint: history per (VPA, container).
+//
+// decode_objects() takes a `List` (what `kubectl get vpa,airflowtasks -A -o json` prints, or an
+// API list page such as `VerticalPodAutoscalerList`) or a single object; decode_watch_event()
+// one line of a watch stream. Objects that cannot be understood are skipped with a message in
+// `errors`, never thrown: one bad object must not hide the others.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "avw/core/resources.hpp"
+#include "avw/core/selector.hpp"
+
+namespace avw::core {
+
+struct ObjectMeta {
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+  std::string resource_version;
+  std::string creation_timestamp;  // RFC 3339 as served ("2026-11-23T17:09:07Z"): sorts by time
+};
+
+enum class UpdateMode : std::uint8_t { Off, Initial, Recreate, Auto, InPlaceOrRecreate, InPlace };
+std::string_view to_string(UpdateMode m);
+std::optional<UpdateMode> update_mode_from_string(std::string_view s);
+
+enum class ContainerScalingMode : std::uint8_t { Auto, Off };
+enum class ControlledValues : std::uint8_t { RequestsAndLimits, RequestsOnly };
+
+struct ContainerPolicy {
+  std::string container_name;  // exact name or "*"
+  ContainerScalingMode mode = ContainerScalingMode::Auto;
+  /// nullopt: the default (cpu and memory).
+  std::optional<std::vector<Resource>> controlled_resources;
+  ControlledValues controlled_values = ControlledValues::RequestsAndLimits;
+  ResourceValues min_allowed;
+  ResourceValues max_allowed;
+};
+
+struct ContainerRecommendation {
+  std::string container_name;
+  ResourceValues target;
+  ResourceValues lower_bound;
+  ResourceValues upper_bound;
+  ResourceValues uncapped_target;
+};
+
+struct TargetRef {
+  std::string api_version;  // "airflow-vpa-webhook.io/v1alpha1"
+  std::string kind;         // "AirflowTask"
+  std::string name;
+};
+
+struct Vpa {
+  ObjectMeta meta;
+  TargetRef target_ref;
+  UpdateMode update_mode = UpdateMode::Auto;  // the VPA default when updatePolicy is absent
+  std::vector<ContainerPolicy> container_policies;
+  std::vector<ContainerRecommendation> recommendations;
+
+  /// The policy for `container`: exact name first, else "*", else nullptr.
+  const ContainerPolicy* policy_for(std::string_view container) const;
+  const ContainerRecommendation* recommendation_for(std::string_view container) const;
+};
+
+/// Any object a VPA can target, with the selector of its pods.
+struct ScaleTarget {
+  ObjectMeta meta;
+  std::string api_version;  // "airflow-vpa-webhook.io/v1alpha1"
+  std::string kind;         // "AirflowTask"
+  Selector selector;
+};
+
+struct LimitRangeItem {
+  enum class Type : std::uint8_t { Container, Pod, Other };
+  Type type = Type::Other;
+  ResourceValues min;
+  ResourceValues max;
+  ResourceValues default_limit;    // "default"
+  ResourceValues default_request;  // "defaultRequest"
+  ResourceValues max_limit_request_ratio;
+};
+
+struct LimitRange {
+  ObjectMeta meta;
+  std::vector<LimitRangeItem> items;
+};
+
+struct Checkpoint {
+  ObjectMeta meta;
+  std::string vpa_name;        // spec.vpaObjectName
+  std::string container_name;  // spec.containerName
+  std::string first_sample_start;  // RFC 3339, may be empty
+  std::string last_sample_start;   // RFC 3339, may be empty
+  std::int64_t total_samples_count = 0;
+  /// True when the memory histogram holds samples (bucketWeights non-empty).
+  bool has_memory_samples = false;
+};
+
+/// Everything decoded from one document.
+struct DecodedObjects {
+  std::vector<Vpa> vpas;
+  std::vector<ScaleTarget> targets;
+  std::vector<LimitRange> limit_ranges;
+  std::vector<Checkpoint> checkpoints;
+  std::string list_resource_version;  // metadata.resourceVersion of a list
+  std::string list_continue;          // metadata.continue of a list page
+  std::vector<std::string> errors;    // one line per skipped object
+};
+
+/// Decodes a List, an API list page (`*List`) or a single object. Throws DecodeError (from
+/// admission.hpp) only when the document itself is not JSON or not an object.
+DecodedObjects decode_objects(std::string_view json);
+
+/// One event of a watch stream (one JSON line).
+struct WatchEvent {
+  enum class Type : std::uint8_t { Added, Modified, Deleted, Bookmark, Error };
+  Type type = Type::Error;
+  std::string resource_version;  // object.metadata.resourceVersion
+  DecodedObjects objects;        // the one object (ADDED, MODIFIED, DELETED)
+  int error_code = 0;            // ERROR: Status.code (410 for an expired resourceVersion)
+  std::string error_message;     // ERROR: Status.message
+};
+
+/// Decodes one watch event line. Throws DecodeError when the line is not a watch event.
+WatchEvent decode_watch_event(std::string_view line);
+
+/// Seconds since the epoch of an RFC 3339 timestamp as the API server writes them
+/// (`2026-11-23T17:09:07Z`, optional fraction, `Z` or `+hh:mm`); nullopt when malformed.
+std::optional<std::int64_t> parse_rfc3339(std::string_view text);
+
+}  // namespace avw::core

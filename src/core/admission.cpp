@@ -1,0 +1,576 @@
+// The AdmissionReview v1 codec. RapidJSON is confined to this file: the header only exposes
+// string_views into the parsed document, which ParsedReview owns.
+#include "avw/core/admission.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/writer.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include "avw/core/decision.hpp"
+
+namespace avw::core {
+namespace {
+
+constexpr std::string_view kApiVersion = "admission.k8s.io/v1";
+constexpr std::string_view kReviewKind = "AdmissionReview";
+
+// The iterative parser keeps its stack on the heap, so no body can overflow the call stack,
+// and the Document's pool allocator frees without walking the tree. The limit is still
+// worth having: it bounds the parser's memory per level and protects any later code that
+// walks the document recursively. A Pod is schema-bound to far fewer levels (a pod with
+// affinity terms and managedFields stays under 20), so 256 never rejects a real review.
+constexpr unsigned kMaxDepth = 256;
+
+// Error messages echo untrusted values back to the client and into logs: quote them,
+// escape anything that is not printable ASCII and cut them short, so a message is always
+// one readable line.
+constexpr std::size_t kMaxQuotedLength = 64;
+
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+
+using Value = rapidjson::Value;
+
+std::string quoted(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  const std::size_t shown = text.size() < kMaxQuotedLength ? text.size() : kMaxQuotedLength;
+  for (std::size_t i = 0; i < shown; ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte == '"' || byte == '\\') {
+      out += '\\';
+      out += static_cast<char>(byte);
+    } else if (byte < 0x20 || byte >= 0x7f) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += static_cast<char>(byte);
+    }
+  }
+  out += '"';
+  if (shown < text.size()) out += "...";
+  return out;
+}
+
+std::string_view type_name(const Value& v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType: return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType: return "a boolean";
+    case rapidjson::kObjectType: return "an object";
+    case rapidjson::kArrayType: return "an array";
+    case rapidjson::kStringType: return "a string";
+    case rapidjson::kNumberType: return "a number";
+  }
+  return "an unknown type";
+}
+
+std::string_view view_of(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
+
+// Go's encoding/json (and so the API server) keeps the last of duplicated keys; doing the
+// same means the webhook reads exactly what the API server would.
+const Value* member(const Value& object, std::string_view name) {
+  const Value* found = nullptr;
+  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
+    if (view_of(it->name) == name) found = &it->value;
+  }
+  return found;
+}
+
+// A member that is absent or null counts as absent, as it does for Go's decoder.
+const Value* present_member(const Value& object, std::string_view name) {
+  const Value* v = member(object, name);
+  return v != nullptr && !v->IsNull() ? v : nullptr;
+}
+
+// Forwards SAX events to the Document and stops the parse past kMaxDepth.
+class DepthLimitedHandler {
+ public:
+  explicit DepthLimitedHandler(rapidjson::Document& document) : document_(document) {}
+
+  bool Null() { return document_.Null(); }
+  bool Bool(bool b) { return document_.Bool(b); }
+  bool Int(int i) { return document_.Int(i); }
+  bool Uint(unsigned u) { return document_.Uint(u); }
+  bool Int64(std::int64_t i) { return document_.Int64(i); }
+  bool Uint64(std::uint64_t u) { return document_.Uint64(u); }
+  bool Double(double d) { return document_.Double(d); }
+  bool RawNumber(const char* str, rapidjson::SizeType length, bool copy) {
+    return document_.RawNumber(str, length, copy);
+  }
+  bool String(const char* str, rapidjson::SizeType length, bool copy) {
+    return document_.String(str, length, copy);
+  }
+  bool Key(const char* str, rapidjson::SizeType length, bool copy) {
+    return document_.Key(str, length, copy);
+  }
+  bool StartObject() { return enter() && document_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return document_.EndObject(members);
+  }
+  bool StartArray() { return enter() && document_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return document_.EndArray(elements);
+  }
+
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool enter() {
+    if (depth_ == kMaxDepth) {
+      too_deep_ = true;
+      return false;
+    }
+    ++depth_;
+    return true;
+  }
+
+  rapidjson::Document& document_;
+  unsigned depth_ = 0;
+  bool too_deep_ = false;
+};
+
+void parse_json(std::string_view body, rapidjson::Document& document) {
+  // MemoryStream is bounded by the size, not by a NUL, so the body need not be terminated.
+  rapidjson::MemoryStream stream(body.data(), body.size());
+  rapidjson::ParseResult result;
+  bool too_deep = false;
+  auto generate = [&](rapidjson::Document& target) {
+    DepthLimitedHandler handler(target);
+    rapidjson::Reader reader;
+    result = reader.Parse<kParseFlags>(stream, handler);
+    too_deep = handler.too_deep();
+    return !result.IsError();
+  };
+  document.Populate(generate);
+  if (too_deep) {
+    throw DecodeError("AdmissionReview is nested deeper than " + std::to_string(kMaxDepth) +
+                      " levels");
+  }
+  if (result.IsError()) {
+    throw DecodeError(std::string("AdmissionReview is not valid JSON: ") +
+                      rapidjson::GetParseError_En(result.Code()) + " (at byte " +
+                      std::to_string(result.Offset()) + ")");
+  }
+  // The reader treats a NUL byte as the end of input, so `{...}\0junk` would parse; the
+  // whole body must be the one JSON value.
+  if (stream.Tell() != body.size()) {
+    throw DecodeError("AdmissionReview is not valid JSON: unexpected NUL byte (at byte " +
+                      std::to_string(stream.Tell()) + ")");
+  }
+}
+
+// --- request fields: a wrong type is a malformed review (DecodeError) ---
+
+std::string_view required_string(const Value& object, std::string_view name, std::string_view path) {
+  const Value* v = present_member(object, name);
+  if (v == nullptr) throw DecodeError(std::string(path) + " is missing");
+  if (!v->IsString()) {
+    throw DecodeError(std::string(path) + " must be a string, got " + std::string(type_name(*v)));
+  }
+  return view_of(*v);
+}
+
+std::string_view optional_string(const Value& object, std::string_view name, std::string_view path) {
+  const Value* v = present_member(object, name);
+  if (v == nullptr) return {};
+  if (!v->IsString()) {
+    throw DecodeError(std::string(path) + " must be a string, got " + std::string(type_name(*v)));
+  }
+  return view_of(*v);
+}
+
+const Value* optional_object(const Value& object, std::string_view name, std::string_view path) {
+  const Value* v = present_member(object, name);
+  if (v != nullptr && !v->IsObject()) {
+    throw DecodeError(std::string(path) + " must be an object, got " + std::string(type_name(*v)));
+  }
+  return v;
+}
+
+// --- the pod: an odd shape is not an error, it only means "not a pod we can patch" ---
+
+// Returns false when the member is present with another type than string.
+bool pod_string(const Value& object, std::string_view name, std::string_view& out) {
+  const Value* v = present_member(object, name);
+  if (v == nullptr) return true;
+  if (!v->IsString()) return false;
+  out = view_of(*v);
+  return true;
+}
+
+// Labels and annotations: a map of strings. `present` is set when it is an object.
+bool pod_string_map(const Value& metadata, std::string_view name, LabelSet& out, bool* present) {
+  const Value* v = present_member(metadata, name);
+  if (v == nullptr) return true;
+  if (!v->IsObject()) return false;
+  if (present != nullptr) *present = true;
+  out.reserve(v->MemberCount());
+  for (auto it = v->MemberBegin(); it != v->MemberEnd(); ++it) {
+    if (!it->value.IsString()) return false;
+    out.set(view_of(it->name), view_of(it->value));
+  }
+  return true;
+}
+
+// Reads cpu and memory of a requests or limits map. Other resources are not ours.
+void read_resource_list(const Value& list, ResourceValues& out, bool& invalid) {
+  for (const Resource r : kResources) {
+    const Value* v = present_member(list, to_string(r));
+    if (v == nullptr) continue;
+    // The API server re-serializes quantities as strings; anything else cannot be trusted.
+    std::optional<Quantity> q = v->IsString() ? Quantity::parse(view_of(*v)) : std::nullopt;
+    if (q) {
+      out[r] = *q;
+    } else {
+      invalid = true;
+    }
+  }
+}
+
+bool decode_container(const Value& entry, PodContainer& out) {
+  if (!entry.IsObject()) return false;
+  const Value* name = present_member(entry, "name");
+  if (name == nullptr || !name->IsString() || name->GetStringLength() == 0) return false;
+  out.name = view_of(*name);
+
+  const Value* resources = present_member(entry, "resources");
+  if (resources == nullptr) return true;
+  if (!resources->IsObject()) return false;
+  out.has_resources = true;
+  if (const Value* requests = present_member(*resources, "requests")) {
+    if (!requests->IsObject()) return false;
+    out.has_requests = true;
+    read_resource_list(*requests, out.requests, out.has_invalid_quantity);
+  }
+  if (const Value* limits = present_member(*resources, "limits")) {
+    if (!limits->IsObject()) return false;
+    out.has_limits = true;
+    read_resource_list(*limits, out.limits, out.has_invalid_quantity);
+  }
+  return true;
+}
+
+bool decode_pod(const Value& object, Pod& pod) {
+  if (!object.IsObject()) return false;
+  // The API server always sets these on the object it sends; when set, they must say Pod.
+  std::string_view api_version = "v1";
+  std::string_view kind = "Pod";
+  if (!pod_string(object, "apiVersion", api_version) || api_version != "v1") return false;
+  if (!pod_string(object, "kind", kind) || kind != "Pod") return false;
+
+  if (const Value* metadata = present_member(object, "metadata")) {
+    if (!metadata->IsObject()) return false;
+    if (!pod_string(*metadata, "name", pod.name) ||
+        !pod_string(*metadata, "generateName", pod.generate_name) ||
+        !pod_string(*metadata, "namespace", pod.namespace_) ||
+        !pod_string_map(*metadata, "labels", pod.labels, nullptr) ||
+        !pod_string_map(*metadata, "annotations", pod.annotations, &pod.has_annotations)) {
+      return false;
+    }
+  }
+
+  const Value* spec = present_member(object, "spec");
+  if (spec == nullptr) return true;
+  if (!spec->IsObject()) return false;
+  const Value* containers = present_member(*spec, "containers");
+  if (containers == nullptr) return true;
+  if (!containers->IsArray()) return false;
+  pod.containers.reserve(containers->Size());
+  for (const Value& entry : containers->GetArray()) {
+    PodContainer& container = pod.containers.emplace_back();
+    if (!decode_container(entry, container)) return false;
+  }
+  return true;
+}
+
+void decode_request(const Value& request, AdmissionRequest& out) {
+  out.uid = required_string(request, "uid", "request.uid");
+  if (out.uid.empty()) throw DecodeError("request.uid is empty");
+  out.operation = required_string(request, "operation", "request.operation");
+
+  if (const Value* kind = optional_object(request, "kind", "request.kind")) {
+    out.kind.group = optional_string(*kind, "group", "request.kind.group");
+    out.kind.version = optional_string(*kind, "version", "request.kind.version");
+    out.kind.kind = optional_string(*kind, "kind", "request.kind.kind");
+  }
+  if (const Value* resource = optional_object(request, "resource", "request.resource")) {
+    // Group and version are checked through request.kind; they must still be strings.
+    optional_string(*resource, "group", "request.resource.group");
+    optional_string(*resource, "version", "request.resource.version");
+    out.resource = optional_string(*resource, "resource", "request.resource.resource");
+  }
+  out.sub_resource = optional_string(request, "subResource", "request.subResource");
+  out.name = optional_string(request, "name", "request.name");
+  out.namespace_ = optional_string(request, "namespace", "request.namespace");
+
+  if (const Value* dry_run = present_member(request, "dryRun")) {
+    if (!dry_run->IsBool()) {
+      throw DecodeError("request.dryRun must be a boolean, got " + std::string(type_name(*dry_run)));
+    }
+    out.dry_run = dry_run->GetBool();
+  }
+
+  const bool pod_request = out.kind.group.empty() && out.kind.version == "v1" &&
+                           out.kind.kind == "Pod" && out.resource == "pods" &&
+                           out.sub_resource.empty();
+  const Value* object = present_member(request, "object");
+  if (pod_request && object != nullptr) {
+    out.has_pod = decode_pod(*object, out.pod);
+    // Half-filled views must not leak out of a pod we could not decode.
+    if (!out.has_pod) out.pod = Pod{};
+  }
+}
+
+// --- encoding ---
+
+// A RapidJSON output stream appending to a std::string (no intermediate StringBuffer copy).
+struct StringSink {
+  using Ch = char;
+  std::string* out;
+  void Put(char c) { out->push_back(c); }
+  void Flush() {}
+};
+
+using JsonWriter = rapidjson::Writer<StringSink>;
+
+rapidjson::SizeType json_length(std::string_view s) {
+  if (s.size() > std::numeric_limits<rapidjson::SizeType>::max()) {
+    throw std::length_error("string too long for JSON output");
+  }
+  return static_cast<rapidjson::SizeType>(s.size());
+}
+
+void write_string(JsonWriter& w, std::string_view s) { w.String(s.data(), json_length(s)); }
+void write_key(JsonWriter& w, std::string_view s) { w.Key(s.data(), json_length(s)); }
+
+constexpr std::array<char, 64> kBase64Alphabet = {
+    'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', 'P',
+    'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', 'a', 'b', 'c', 'd', 'e', 'f',
+    'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u', 'v',
+    'w', 'x', 'y', 'z', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '+', '/'};
+
+// The 6-bit value of a base64 character, or -1 (padding included: callers handle '=').
+int sextet(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+char base64_char(std::uint32_t group, unsigned shift) { return kBase64Alphabet[(group >> shift) & 0x3fU]; }
+
+}  // namespace
+
+struct ParsedReview::Document {
+  rapidjson::Document json;
+};
+
+ParsedReview::ParsedReview(std::string_view body) : document_(std::make_unique<Document>()) {
+  parse_json(body, document_->json);
+  const Value& root = document_->json;
+  if (!root.IsObject()) {
+    throw DecodeError("AdmissionReview must be a JSON object, got " + std::string(type_name(root)));
+  }
+
+  const Value* api_version = present_member(root, "apiVersion");
+  if (api_version == nullptr) {
+    throw DecodeError("AdmissionReview has no apiVersion: only admission.k8s.io/v1 is served");
+  }
+  if (!api_version->IsString()) {
+    throw DecodeError("AdmissionReview apiVersion must be a string, got " +
+                      std::string(type_name(*api_version)));
+  }
+  if (view_of(*api_version) != kApiVersion) {
+    throw DecodeError("unsupported AdmissionReview apiVersion " + quoted(view_of(*api_version)) +
+                      ": only admission.k8s.io/v1 is served");
+  }
+  request_.review_api_version = view_of(*api_version);
+
+  const Value* kind = present_member(root, "kind");
+  if (kind == nullptr) throw DecodeError("AdmissionReview has no kind: expected AdmissionReview");
+  if (!kind->IsString()) {
+    throw DecodeError("AdmissionReview kind must be a string, got " + std::string(type_name(*kind)));
+  }
+  if (view_of(*kind) != kReviewKind) {
+    throw DecodeError("unsupported kind " + quoted(view_of(*kind)) + ": expected AdmissionReview");
+  }
+  request_.review_kind = view_of(*kind);
+
+  const Value* request = present_member(root, "request");
+  if (request == nullptr) throw DecodeError("AdmissionReview has no request");
+  if (!request->IsObject()) {
+    throw DecodeError("request must be an object, got " + std::string(type_name(*request)));
+  }
+  decode_request(*request, request_);
+}
+
+ParsedReview::~ParsedReview() = default;
+ParsedReview::ParsedReview(ParsedReview&&) noexcept = default;
+ParsedReview& ParsedReview::operator=(ParsedReview&&) noexcept = default;
+
+void append_json_pointer_token(std::string& out, std::string_view token) {
+  out.reserve(out.size() + token.size());
+  for (const char c : token) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+}
+
+std::string patch_to_json(const std::vector<PatchOp>& patch) {
+  std::string out;
+  StringSink sink{&out};
+  JsonWriter w(sink);
+  w.StartArray();
+  for (const PatchOp& op : patch) {
+    w.StartObject();
+    write_key(w, "op");
+    write_string(w, "add");
+    write_key(w, "path");
+    write_string(w, op.path);
+    write_key(w, "value");
+    if (op.value) {
+      write_string(w, *op.value);
+    } else {
+      w.StartObject();
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  return out;
+}
+
+std::string base64_encode(std::string_view data) {
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  auto byte = [&](std::size_t i) { return std::uint32_t{static_cast<unsigned char>(data[i])}; };
+  std::size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    const std::uint32_t group = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    out += base64_char(group, 18);
+    out += base64_char(group, 12);
+    out += base64_char(group, 6);
+    out += base64_char(group, 0);
+  }
+  const std::size_t rest = data.size() - i;
+  if (rest == 1) {
+    const std::uint32_t group = byte(i) << 16;
+    out += base64_char(group, 18);
+    out += base64_char(group, 12);
+    out += "==";
+  } else if (rest == 2) {
+    const std::uint32_t group = byte(i) << 16 | byte(i + 1) << 8;
+    out += base64_char(group, 18);
+    out += base64_char(group, 12);
+    out += base64_char(group, 6);
+    out += '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  // Strict RFC 4648: padded to a multiple of 4, no whitespace, '=' only at the very end, and
+  // the unused bits before the padding zero (section 3.5), so every byte string has exactly
+  // one accepted encoding.
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    const int a = sextet(text[i]);
+    const int b = sextet(text[i + 1]);
+    if (a < 0 || b < 0) return std::nullopt;
+    std::uint32_t group = static_cast<std::uint32_t>(a) << 18 | static_cast<std::uint32_t>(b) << 12;
+    if (last && text[i + 2] == '=') {
+      if (text[i + 3] != '=' || (group & 0xffffU) != 0) return std::nullopt;
+      out += static_cast<char>(group >> 16);
+      break;
+    }
+    const int c = sextet(text[i + 2]);
+    if (c < 0) return std::nullopt;
+    group |= static_cast<std::uint32_t>(c) << 6;
+    if (last && text[i + 3] == '=') {
+      if ((group & 0xffU) != 0) return std::nullopt;
+      out += static_cast<char>(group >> 16);
+      out += static_cast<char>((group >> 8) & 0xffU);
+      break;
+    }
+    const int d = sextet(text[i + 3]);
+    if (d < 0) return std::nullopt;
+    group |= static_cast<std::uint32_t>(d);
+    out += static_cast<char>(group >> 16);
+    out += static_cast<char>((group >> 8) & 0xffU);
+    out += static_cast<char>(group & 0xffU);
+  }
+  return out;
+}
+
+std::string encode_response(const AdmissionRequest& request, const Decision& decision) {
+  // Only a parsed request has the echoed fields; a default one (a caller answering without a
+  // review) still gets a response the API server accepts.
+  const std::string_view api_version =
+      request.review_api_version.empty() ? kApiVersion : request.review_api_version;
+  const std::string_view kind = request.review_kind.empty() ? kReviewKind : request.review_kind;
+  const bool with_patch = decision.sends_patch() && !decision.patch.empty();
+  const std::string patch = with_patch ? base64_encode(patch_to_json(decision.patch)) : std::string();
+
+  std::string out;
+  out.reserve(160 + request.uid.size() + patch.size());
+  StringSink sink{&out};
+  JsonWriter w(sink);
+  w.StartObject();
+  write_key(w, "apiVersion");
+  write_string(w, api_version);
+  write_key(w, "kind");
+  write_string(w, kind);
+  write_key(w, "response");
+  w.StartObject();
+  write_key(w, "uid");
+  write_string(w, request.uid);
+  write_key(w, "allowed");
+  w.Bool(decision.allowed);
+  if (with_patch) {
+    write_key(w, "patchType");
+    write_string(w, "JSONPatch");
+    write_key(w, "patch");
+    write_string(w, patch);
+  }
+  if (!decision.audit_annotations.empty()) {
+    write_key(w, "auditAnnotations");
+    w.StartObject();
+    for (const auto& [key, value] : decision.audit_annotations) {
+      write_key(w, key);
+      write_string(w, value);
+    }
+    w.EndObject();
+  }
+  if (!decision.warnings.empty()) {
+    write_key(w, "warnings");
+    w.StartArray();
+    for (const std::string& warning : decision.warnings) write_string(w, warning);
+    w.EndArray();
+  }
+  w.EndObject();
+  w.EndObject();
+  return out;
+}
+
+}  // namespace avw::core

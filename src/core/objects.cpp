@@ -1,0 +1,818 @@
+// Decoding of the Kubernetes objects the webhook reads (see objects.hpp).
+//
+// The API server (or a hand-edited recommendations file) is untrusted input here: every field is
+// type-checked, and an object that cannot be understood is skipped with one line in `errors`
+// instead of aborting the whole document, so one broken VPA never hides the others. A VPA that
+// is only partly understood (an unknown update mode, a policy we cannot read) is skipped whole:
+// applying its recommendation while ignoring, say, a `mode: Off` policy would be worse than
+// applying nothing.
+#include "avw/core/objects.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "avw/core/admission.hpp"
+
+namespace avw::core {
+
+namespace {
+
+using rapidjson::SizeType;
+using rapidjson::Value;
+
+// Why one object was skipped. Thrown inside the per-object decoders and caught once per object
+// in decode_one(), where it becomes a line in DecodedObjects::errors.
+class ObjectError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void fail(std::string_view path, std::string_view why) {
+  std::string message(path);
+  message += ": ";
+  message += why;
+  throw ObjectError(message);
+}
+
+std::string_view view_of(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
+
+std::string quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
+}
+
+std::string join_path(std::string_view prefix, std::string_view name) {
+  std::string out(prefix);
+  if (!out.empty()) out += '.';
+  out += name;
+  return out;
+}
+
+std::string indexed_path(std::string_view prefix, std::size_t index) {
+  std::string out(prefix);
+  out += '[';
+  out += std::to_string(index);
+  out += ']';
+  return out;
+}
+
+const char* type_name(const Value& v) {
+  if (v.IsNull()) return "null";
+  if (v.IsBool()) return "a boolean";
+  if (v.IsNumber()) return "a number";
+  if (v.IsString()) return "a string";
+  if (v.IsArray()) return "an array";
+  return "an object";
+}
+
+// A member of `object`; nullptr when absent or JSON null (Kubernetes treats both as unset).
+const Value* find(const Value& object, const char* name) {
+  if (!object.IsObject()) return nullptr;
+  auto it = object.FindMember(name);
+  if (it == object.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+const Value* opt_object(const Value& parent, const char* name, std::string_view prefix) {
+  const Value* v = find(parent, name);
+  if (v != nullptr && !v->IsObject()) {
+    fail(join_path(prefix, name), std::string("expected an object, got ") + type_name(*v));
+  }
+  return v;
+}
+
+const Value& req_object(const Value& parent, const char* name, std::string_view prefix) {
+  const Value* v = opt_object(parent, name, prefix);
+  if (v == nullptr) fail(join_path(prefix, name), "missing");
+  return *v;
+}
+
+const Value* opt_array(const Value& parent, const char* name, std::string_view prefix) {
+  const Value* v = find(parent, name);
+  if (v != nullptr && !v->IsArray()) {
+    fail(join_path(prefix, name), std::string("expected an array, got ") + type_name(*v));
+  }
+  return v;
+}
+
+std::optional<std::string_view> opt_string(const Value& parent, const char* name,
+                                           std::string_view prefix) {
+  const Value* v = find(parent, name);
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsString()) {
+    fail(join_path(prefix, name), std::string("expected a string, got ") + type_name(*v));
+  }
+  return view_of(*v);
+}
+
+std::string_view req_string(const Value& parent, const char* name, std::string_view prefix) {
+  auto s = opt_string(parent, name, prefix);
+  if (!s || s->empty()) fail(join_path(prefix, name), "missing");
+  return *s;
+}
+
+std::string_view group_of(std::string_view api_version) {
+  auto slash = api_version.find('/');
+  return slash == std::string_view::npos ? std::string_view{} : api_version.substr(0, slash);
+}
+
+// A ResourceList restricted to cpu and memory. Quantities may be strings or integers (the
+// CRDs say int-or-string); other resource names (ephemeral-storage, GPUs) are not ours to
+// manage and are ignored. Negative quantities are refused: no request may be negative, and a
+// negative bound or recommendation could only produce a pod the API server rejects.
+ResourceValues decode_resources(const Value* list, std::string_view path) {
+  ResourceValues out;
+  if (list == nullptr) return out;
+  if (!list->IsObject()) fail(path, std::string("expected an object, got ") + type_name(*list));
+  for (const auto& m : list->GetObject()) {
+    auto resource = resource_from_string(view_of(m.name));
+    if (!resource) continue;
+    std::string where = join_path(path, view_of(m.name));
+    std::string text;
+    if (m.value.IsString()) {
+      text.assign(view_of(m.value));
+    } else if (m.value.IsInt64()) {
+      text = std::to_string(m.value.GetInt64());
+    } else if (m.value.IsUint64()) {
+      text = std::to_string(m.value.GetUint64());
+    } else {
+      fail(where, std::string("expected a quantity, got ") + type_name(m.value));
+    }
+    std::string error;
+    auto q = Quantity::parse(text, &error);
+    if (!q) fail(where, error.empty() ? "invalid quantity " + quoted(text) : error);
+    if (q->is_negative()) fail(where, "negative quantity " + quoted(text));
+    out[*resource] = *q;
+  }
+  return out;
+}
+
+ObjectMeta decode_meta(const Value& object) {
+  ObjectMeta meta;
+  const Value* md = opt_object(object, "metadata", "");
+  if (md == nullptr) fail("metadata", "missing");
+  meta.name = req_string(*md, "name", "metadata");
+  meta.namespace_ = opt_string(*md, "namespace", "metadata").value_or("");
+  meta.uid = opt_string(*md, "uid", "metadata").value_or("");
+  meta.resource_version = opt_string(*md, "resourceVersion", "metadata").value_or("");
+  meta.creation_timestamp = opt_string(*md, "creationTimestamp", "metadata").value_or("");
+  return meta;
+}
+
+// ---- VerticalPodAutoscaler --------------------------------------------------------------
+
+ContainerPolicy decode_container_policy(const Value& item, const std::string& path) {
+  if (!item.IsObject()) fail(path, std::string("expected an object, got ") + type_name(item));
+  ContainerPolicy policy;
+  // The CRD makes containerName optional; a nameless policy matches no container.
+  policy.container_name = opt_string(item, "containerName", path).value_or("");
+
+  if (auto mode = opt_string(item, "mode", path)) {
+    if (*mode == "Auto") {
+      policy.mode = ContainerScalingMode::Auto;
+    } else if (*mode == "Off") {
+      policy.mode = ContainerScalingMode::Off;
+    } else {
+      fail(join_path(path, "mode"), "unknown mode " + quoted(*mode));
+    }
+  }
+
+  if (const Value* resources = opt_array(item, "controlledResources", path)) {
+    std::vector<Resource> controlled;
+    for (SizeType i = 0; i < resources->Size(); ++i) {
+      const Value& r = (*resources)[i];
+      std::string where = indexed_path(join_path(path, "controlledResources"), i);
+      if (!r.IsString()) fail(where, std::string("expected a string, got ") + type_name(r));
+      auto resource = resource_from_string(view_of(r));
+      // The VPA itself only controls cpu and memory; anything else means we misread the
+      // policy's intent, so the whole VPA is skipped rather than half-applied.
+      if (!resource) fail(where, "unsupported resource " + quoted(view_of(r)));
+      if (std::find(controlled.begin(), controlled.end(), *resource) == controlled.end()) {
+        controlled.push_back(*resource);
+      }
+    }
+    policy.controlled_resources = std::move(controlled);
+  }
+
+  if (auto values = opt_string(item, "controlledValues", path)) {
+    if (*values == "RequestsAndLimits") {
+      policy.controlled_values = ControlledValues::RequestsAndLimits;
+    } else if (*values == "RequestsOnly") {
+      policy.controlled_values = ControlledValues::RequestsOnly;
+    } else {
+      fail(join_path(path, "controlledValues"), "unknown value " + quoted(*values));
+    }
+  }
+
+  policy.min_allowed = decode_resources(find(item, "minAllowed"), join_path(path, "minAllowed"));
+  policy.max_allowed = decode_resources(find(item, "maxAllowed"), join_path(path, "maxAllowed"));
+  return policy;
+}
+
+ContainerRecommendation decode_recommendation(const Value& item, const std::string& path) {
+  if (!item.IsObject()) fail(path, std::string("expected an object, got ") + type_name(item));
+  ContainerRecommendation rec;
+  rec.container_name = req_string(item, "containerName", path);
+  rec.target = decode_resources(find(item, "target"), join_path(path, "target"));
+  rec.lower_bound = decode_resources(find(item, "lowerBound"), join_path(path, "lowerBound"));
+  rec.upper_bound = decode_resources(find(item, "upperBound"), join_path(path, "upperBound"));
+  rec.uncapped_target =
+      decode_resources(find(item, "uncappedTarget"), join_path(path, "uncappedTarget"));
+  return rec;
+}
+
+Vpa decode_vpa(const Value& object) {
+  Vpa vpa;
+  vpa.meta = decode_meta(object);
+  const Value& spec = req_object(object, "spec", "");
+
+  const Value& ref = req_object(spec, "targetRef", "spec");
+  vpa.target_ref.api_version = opt_string(ref, "apiVersion", "spec.targetRef").value_or("");
+  vpa.target_ref.kind = req_string(ref, "kind", "spec.targetRef");
+  vpa.target_ref.name = req_string(ref, "name", "spec.targetRef");
+
+  if (const Value* update = opt_object(spec, "updatePolicy", "spec")) {
+    if (auto mode = opt_string(*update, "updateMode", "spec.updatePolicy")) {
+      auto parsed = update_mode_from_string(*mode);
+      if (!parsed) fail("spec.updatePolicy.updateMode", "unknown update mode " + quoted(*mode));
+      vpa.update_mode = *parsed;
+    }
+  }
+
+  if (const Value* policy = opt_object(spec, "resourcePolicy", "spec")) {
+    if (const Value* list =
+            opt_array(*policy, "containerPolicies", "spec.resourcePolicy")) {
+      vpa.container_policies.reserve(list->Size());
+      for (SizeType i = 0; i < list->Size(); ++i) {
+        vpa.container_policies.push_back(decode_container_policy(
+            (*list)[i], indexed_path("spec.resourcePolicy.containerPolicies", i)));
+      }
+    }
+  }
+
+  if (const Value* status = opt_object(object, "status", "")) {
+    if (const Value* recommendation = opt_object(*status, "recommendation", "status")) {
+      if (const Value* list = opt_array(*recommendation, "containerRecommendations",
+                                        "status.recommendation")) {
+        vpa.recommendations.reserve(list->Size());
+        for (SizeType i = 0; i < list->Size(); ++i) {
+          vpa.recommendations.push_back(decode_recommendation(
+              (*list)[i], indexed_path("status.recommendation.containerRecommendations", i)));
+        }
+      }
+    }
+  }
+  return vpa;
+}
+
+// ---- VerticalPodAutoscalerCheckpoint ----------------------------------------------------
+
+std::string decode_timestamp(const Value& parent, const char* name, std::string_view prefix) {
+  auto text = opt_string(parent, name, prefix).value_or("");
+  // Validated here so that the history gate can rely on every non-empty timestamp parsing.
+  if (!text.empty() && !parse_rfc3339(text)) {
+    fail(join_path(prefix, name), "invalid timestamp " + quoted(text));
+  }
+  return std::string(text);
+}
+
+Checkpoint decode_checkpoint(const Value& object) {
+  Checkpoint cp;
+  cp.meta = decode_meta(object);
+  const Value& spec = req_object(object, "spec", "");
+  cp.vpa_name = req_string(spec, "vpaObjectName", "spec");
+  cp.container_name = req_string(spec, "containerName", "spec");
+
+  // A checkpoint the recommender has not written yet has no status: no history at all.
+  const Value* status = opt_object(object, "status", "");
+  if (status == nullptr) return cp;
+  cp.first_sample_start = decode_timestamp(*status, "firstSampleStart", "status");
+  cp.last_sample_start = decode_timestamp(*status, "lastSampleStart", "status");
+  if (const Value* count = find(*status, "totalSamplesCount")) {
+    if (!count->IsInt64() || count->GetInt64() < 0) {
+      fail("status.totalSamplesCount", "expected a non-negative integer");
+    }
+    cp.total_samples_count = count->GetInt64();
+  }
+  if (const Value* memory = opt_object(*status, "memoryHistogram", "status")) {
+    if (const Value* weights = opt_object(*memory, "bucketWeights", "status.memoryHistogram")) {
+      cp.has_memory_samples = weights->MemberCount() > 0;
+    }
+  }
+  return cp;
+}
+
+// ---- LimitRange -------------------------------------------------------------------------
+
+LimitRange decode_limit_range(const Value& object) {
+  LimitRange range;
+  range.meta = decode_meta(object);
+  const Value* spec = opt_object(object, "spec", "");
+  if (spec == nullptr) return range;
+  const Value* limits = opt_array(*spec, "limits", "spec");
+  if (limits == nullptr) return range;
+  range.items.reserve(limits->Size());
+  for (SizeType i = 0; i < limits->Size(); ++i) {
+    const Value& item = (*limits)[i];
+    std::string path = indexed_path("spec.limits", i);
+    if (!item.IsObject()) fail(path, std::string("expected an object, got ") + type_name(item));
+    LimitRangeItem out;
+    auto type = opt_string(item, "type", path).value_or("");
+    out.type = type == "Container" ? LimitRangeItem::Type::Container
+               : type == "Pod"     ? LimitRangeItem::Type::Pod
+                                   : LimitRangeItem::Type::Other;
+    out.min = decode_resources(find(item, "min"), join_path(path, "min"));
+    out.max = decode_resources(find(item, "max"), join_path(path, "max"));
+    out.default_limit = decode_resources(find(item, "default"), join_path(path, "default"));
+    out.default_request =
+        decode_resources(find(item, "defaultRequest"), join_path(path, "defaultRequest"));
+    out.max_limit_request_ratio = decode_resources(find(item, "maxLimitRequestRatio"),
+                                                   join_path(path, "maxLimitRequestRatio"));
+    range.items.push_back(std::move(out));
+  }
+  return range;
+}
+
+// ---- Scale targets ----------------------------------------------------------------------
+
+// A structured metav1.LabelSelector. Unknown members are ignored, as the API server's own
+// decoder does; a selector left empty by that matches everything and the store refuses it.
+Selector decode_structured_selector(const Value& selector, std::string_view path) {
+  std::vector<std::pair<std::string, std::string>> match_labels;
+  std::vector<Selector::MatchExpression> match_expressions;
+  if (const Value* labels = opt_object(selector, "matchLabels", path)) {
+    for (const auto& m : labels->GetObject()) {
+      if (!m.value.IsString()) {
+        fail(join_path(join_path(path, "matchLabels"), view_of(m.name)),
+             std::string("expected a string, got ") + type_name(m.value));
+      }
+      match_labels.emplace_back(std::string(view_of(m.name)), std::string(view_of(m.value)));
+    }
+  }
+  if (const Value* expressions = opt_array(selector, "matchExpressions", path)) {
+    for (SizeType i = 0; i < expressions->Size(); ++i) {
+      const Value& e = (*expressions)[i];
+      std::string where = indexed_path(join_path(path, "matchExpressions"), i);
+      if (!e.IsObject()) fail(where, std::string("expected an object, got ") + type_name(e));
+      Selector::MatchExpression expression;
+      expression.key = req_string(e, "key", where);
+      expression.op = req_string(e, "operator", where);
+      if (const Value* values = opt_array(e, "values", where)) {
+        for (SizeType j = 0; j < values->Size(); ++j) {
+          const Value& v = (*values)[j];
+          if (!v.IsString()) {
+            fail(indexed_path(join_path(where, "values"), j),
+                 std::string("expected a string, got ") + type_name(v));
+          }
+          expression.values.emplace_back(view_of(v));
+        }
+      }
+      match_expressions.push_back(std::move(expression));
+    }
+  }
+  std::string error;
+  auto parsed = Selector::from_structured(match_labels, match_expressions, &error);
+  if (!parsed) fail(path, error.empty() ? "invalid label selector" : error);
+  return std::move(*parsed);
+}
+
+// A plain label map used as a selector (ReplicationController spec.selector, CronJob template
+// labels): every entry is an equality.
+Selector decode_label_map(const Value& map, std::string_view path) {
+  std::vector<std::pair<std::string, std::string>> match_labels;
+  for (const auto& m : map.GetObject()) {
+    if (!m.value.IsString()) {
+      fail(join_path(path, view_of(m.name)),
+           std::string("expected a string, got ") + type_name(m.value));
+    }
+    match_labels.emplace_back(std::string(view_of(m.name)), std::string(view_of(m.value)));
+  }
+  std::string error;
+  auto parsed = Selector::from_structured(match_labels, {}, &error);
+  if (!parsed) fail(path, error.empty() ? "invalid label selector" : error);
+  return std::move(*parsed);
+}
+
+Selector parse_selector_string(std::string_view text, std::string_view path) {
+  std::string error;
+  auto parsed = Selector::parse(text, &error);
+  if (!parsed) fail(path, error.empty() ? "invalid label selector " + quoted(text) : error);
+  return std::move(*parsed);
+}
+
+// Where an object keeps the selector of its pods, if anywhere. The order follows the VPA's
+// target fetcher: what /scale reports (status.selector) first, then spec.selector; the two
+// built-in kinds whose selector is a plain label map are read the way the VPA reads them.
+enum class SelectorSource : std::uint8_t {
+  None, StatusString, SpecString, SpecStructured, LabelMap, EmptyStatus
+};
+
+struct SelectorLocation {
+  SelectorSource source = SelectorSource::None;
+  const Value* value = nullptr;
+  const char* path = "";
+};
+
+SelectorLocation locate_selector(const Value& object, std::string_view group, std::string_view kind) {
+  if (group.empty() && kind == "ReplicationController") {
+    const Value* spec = find(object, "spec");
+    const Value* map = spec != nullptr ? find(*spec, "selector") : nullptr;
+    if (map != nullptr && map->IsObject()) return {SelectorSource::LabelMap, map, "spec.selector"};
+    return {};
+  }
+  if (group == "batch" && kind == "CronJob") {
+    // The VPA takes a CronJob's selector from its pod template labels.
+    const Value* v = find(object, "spec");
+    for (const char* step : {"jobTemplate", "spec", "template", "metadata", "labels"}) {
+      v = v != nullptr ? find(*v, step) : nullptr;
+    }
+    if (v != nullptr && v->IsObject()) {
+      return {SelectorSource::LabelMap, v, "spec.jobTemplate.spec.template.metadata.labels"};
+    }
+    return {};
+  }
+  const Value* status = find(object, "status");
+  const Value* status_selector = status != nullptr ? find(*status, "selector") : nullptr;
+  if (status_selector != nullptr && !(status_selector->IsString() &&
+                                      status_selector->GetStringLength() == 0)) {
+    return {SelectorSource::StatusString, status_selector, "status.selector"};
+  }
+  const Value* spec = find(object, "spec");
+  const Value* spec_selector = spec != nullptr ? find(*spec, "selector") : nullptr;
+  if (spec_selector != nullptr) {
+    return {spec_selector->IsObject() ? SelectorSource::SpecStructured : SelectorSource::SpecString,
+            spec_selector, "spec.selector"};
+  }
+  // `status.selector: ""`: a scalable object whose selector is not written yet. It is kept
+  // (so a VPA's target resolves) with an empty selector, which governs no pod.
+  if (status_selector != nullptr) return {SelectorSource::EmptyStatus, status_selector, "status.selector"};
+  return {};
+}
+
+ScaleTarget decode_target(const Value& object, std::string_view api_version, std::string_view kind,
+                          const SelectorLocation& where) {
+  ScaleTarget target;
+  target.meta = decode_meta(object);
+  target.api_version = api_version;
+  target.kind = kind;
+  const Value& v = *where.value;
+  switch (where.source) {
+    case SelectorSource::StatusString:
+    case SelectorSource::SpecString:
+      if (!v.IsString()) {
+        fail(where.path, std::string("expected a string or a LabelSelector, got ") + type_name(v));
+      }
+      target.selector = parse_selector_string(view_of(v), where.path);
+      break;
+    case SelectorSource::SpecStructured:
+      target.selector = decode_structured_selector(v, where.path);
+      break;
+    case SelectorSource::LabelMap:
+      target.selector = decode_label_map(v, where.path);
+      break;
+    case SelectorSource::EmptyStatus:
+    case SelectorSource::None:
+      break;
+  }
+  return target;
+}
+
+// ---- Dispatch ---------------------------------------------------------------------------
+
+// Keeps untrusted names and messages to one printable line of bounded length.
+std::string one_line(std::string text) {
+  constexpr std::size_t kMaxLength = 512;
+  if (text.size() > kMaxLength) {
+    text.resize(kMaxLength);
+    text += "...";
+  }
+  for (char& c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return text;
+}
+
+std::string describe(std::string_view kind, const Value& object, std::string_view fallback_name) {
+  std::string out(kind.empty() ? std::string_view("object") : kind);
+  out += ' ';
+  const Value* md = find(object, "metadata");
+  const Value* ns = md != nullptr ? find(*md, "namespace") : nullptr;
+  const Value* name = md != nullptr ? find(*md, "name") : nullptr;
+  if (ns != nullptr && ns->IsString() && ns->GetStringLength() > 0) {
+    out += view_of(*ns);
+    out += '/';
+  }
+  if (name != nullptr && name->IsString() && name->GetStringLength() > 0) {
+    out += view_of(*name);
+  } else {
+    out += fallback_name;
+  }
+  return out;
+}
+
+// Decodes one object into `out`. `default_api_version` and `default_kind` come from a typed
+// list page, whose items the API server sends without apiVersion and kind (LimitRangeList).
+void decode_one(const Value& object, std::string_view default_api_version,
+                std::string_view default_kind, std::string_view position, DecodedObjects& out) {
+  if (!object.IsObject()) {
+    out.errors.push_back(one_line(std::string(position) + ": expected an object, got " +
+                                  type_name(object)));
+    return;
+  }
+  std::string_view api_version = default_api_version;
+  std::string_view kind = default_kind;
+  const Value* api_version_value = find(object, "apiVersion");
+  const Value* kind_value = find(object, "kind");
+  if ((api_version_value != nullptr && !api_version_value->IsString()) ||
+      (kind_value != nullptr && !kind_value->IsString())) {
+    out.errors.push_back(
+        one_line(describe("object", object, position) + ": apiVersion and kind must be strings"));
+    return;
+  }
+  if (api_version_value != nullptr) api_version = view_of(*api_version_value);
+  if (kind_value != nullptr) kind = view_of(*kind_value);
+  const std::string_view group = group_of(api_version);
+
+  try {
+    if (group == "autoscaling.k8s.io" && kind == "VerticalPodAutoscaler") {
+      out.vpas.push_back(decode_vpa(object));
+    } else if (group == "autoscaling.k8s.io" && kind == "VerticalPodAutoscalerCheckpoint") {
+      out.checkpoints.push_back(decode_checkpoint(object));
+    } else if (group.empty() && api_version == "v1" && kind == "LimitRange") {
+      out.limit_ranges.push_back(decode_limit_range(object));
+    } else {
+      SelectorLocation where = locate_selector(object, group, kind);
+      // Objects that select no pods (Pods, ConfigMaps, a Status) are simply not ours.
+      if (where.source == SelectorSource::None) return;
+      out.targets.push_back(decode_target(object, api_version, kind, where));
+    }
+  } catch (const ObjectError& e) {
+    out.errors.push_back(one_line(describe(kind, object, position) + ": " + e.what()));
+  }
+}
+
+rapidjson::Document parse_document(std::string_view json, std::string_view what) {
+  rapidjson::Document doc;
+  // Iterative parsing: nesting depth cannot exhaust the stack, whatever the input.
+  doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
+  if (doc.HasParseError()) {
+    throw DecodeError(std::string(what) + ": invalid JSON at offset " +
+                      std::to_string(doc.GetErrorOffset()) + ": " +
+                      rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  if (!doc.IsObject()) {
+    throw DecodeError(std::string(what) + ": expected a JSON object, got " + type_name(doc));
+  }
+  return doc;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+std::string_view to_string(UpdateMode m) {
+  switch (m) {
+    case UpdateMode::Off: return "Off";
+    case UpdateMode::Initial: return "Initial";
+    case UpdateMode::Recreate: return "Recreate";
+    case UpdateMode::Auto: return "Auto";
+    case UpdateMode::InPlaceOrRecreate: return "InPlaceOrRecreate";
+    case UpdateMode::InPlace: return "InPlace";
+  }
+  return "Unknown";
+}
+
+std::optional<UpdateMode> update_mode_from_string(std::string_view s) {
+  for (UpdateMode m : {UpdateMode::Off, UpdateMode::Initial, UpdateMode::Recreate,
+                       UpdateMode::Auto, UpdateMode::InPlaceOrRecreate, UpdateMode::InPlace}) {
+    if (to_string(m) == s) return m;
+  }
+  return std::nullopt;
+}
+
+const ContainerPolicy* Vpa::policy_for(std::string_view container) const {
+  const ContainerPolicy* wildcard = nullptr;
+  for (const auto& policy : container_policies) {
+    if (policy.container_name == container) return &policy;
+    if (wildcard == nullptr && policy.container_name == "*") wildcard = &policy;
+  }
+  return wildcard;
+}
+
+const ContainerRecommendation* Vpa::recommendation_for(std::string_view container) const {
+  for (const auto& rec : recommendations) {
+    if (rec.container_name == container) return &rec;
+  }
+  return nullptr;
+}
+
+DecodedObjects decode_objects(std::string_view json) {
+  rapidjson::Document doc = parse_document(json, "objects");
+  DecodedObjects out;
+
+  const Value* kind_value = find(doc, "kind");
+  std::string_view kind =
+      kind_value != nullptr && kind_value->IsString() ? view_of(*kind_value) : std::string_view{};
+  const Value* items = find(doc, "items");
+  const bool is_list = ends_with(kind, "List") || (kind_value == nullptr && items != nullptr);
+  if (!is_list) {
+    decode_one(doc, {}, {}, "object", out);
+    return out;
+  }
+
+  if (const Value* md = find(doc, "metadata"); md != nullptr && md->IsObject()) {
+    if (const Value* rv = find(*md, "resourceVersion"); rv != nullptr && rv->IsString()) {
+      out.list_resource_version = view_of(*rv);
+    }
+    if (const Value* next = find(*md, "continue"); next != nullptr && next->IsString()) {
+      out.list_continue = view_of(*next);
+    }
+  }
+  // A typed page (`LimitRangeList`) omits apiVersion and kind on its items; a generic `List`
+  // (kubectl) carries them on every item, so it gives no default.
+  std::string_view default_kind =
+      ends_with(kind, "List") ? kind.substr(0, kind.size() - 4) : std::string_view{};
+  std::string_view default_api_version;
+  if (!default_kind.empty()) {
+    if (const Value* av = find(doc, "apiVersion"); av != nullptr && av->IsString()) {
+      default_api_version = view_of(*av);
+    }
+  }
+
+  if (items == nullptr) return out;
+  if (!items->IsArray()) {
+    out.errors.push_back(std::string(kind.empty() ? "List" : one_line(std::string(kind))) +
+                         ": items: expected an array, got " + type_name(*items));
+    return out;
+  }
+  for (SizeType i = 0; i < items->Size(); ++i) {
+    decode_one((*items)[i], default_api_version, default_kind, indexed_path("items", i), out);
+  }
+  return out;
+}
+
+WatchEvent decode_watch_event(std::string_view line) {
+  rapidjson::Document doc = parse_document(line, "watch event");
+  WatchEvent event;
+
+  const Value* type = find(doc, "type");
+  if (type == nullptr || !type->IsString()) throw DecodeError("watch event: type is missing");
+  const std::string_view type_text = view_of(*type);
+  if (type_text == "ADDED") {
+    event.type = WatchEvent::Type::Added;
+  } else if (type_text == "MODIFIED") {
+    event.type = WatchEvent::Type::Modified;
+  } else if (type_text == "DELETED") {
+    event.type = WatchEvent::Type::Deleted;
+  } else if (type_text == "BOOKMARK") {
+    event.type = WatchEvent::Type::Bookmark;
+  } else if (type_text == "ERROR") {
+    event.type = WatchEvent::Type::Error;
+  } else {
+    throw DecodeError(one_line("watch event: unknown type " + quoted(type_text)));
+  }
+
+  const Value* object = find(doc, "object");
+  if (object == nullptr || !object->IsObject()) {
+    throw DecodeError("watch event: object is missing or not an object");
+  }
+  if (const Value* md = find(*object, "metadata"); md != nullptr) {
+    if (const Value* rv = find(*md, "resourceVersion"); rv != nullptr && rv->IsString()) {
+      event.resource_version = view_of(*rv);
+    }
+  }
+
+  switch (event.type) {
+    case WatchEvent::Type::Added:
+    case WatchEvent::Type::Modified:
+    case WatchEvent::Type::Deleted:
+      decode_one(*object, {}, {}, "object", event.objects);
+      break;
+    case WatchEvent::Type::Bookmark:
+      // A bookmark carries nothing but metadata.resourceVersion, by design.
+      if (event.resource_version.empty()) {
+        throw DecodeError("watch event: BOOKMARK without metadata.resourceVersion");
+      }
+      break;
+    case WatchEvent::Type::Error:
+      // A metav1.Status: 410 Expired means the resourceVersion is too old and the client must
+      // list again. The API server sends it inside a 200 stream.
+      if (const Value* code = find(*object, "code"); code != nullptr && code->IsInt()) {
+        event.error_code = code->GetInt();
+      }
+      if (const Value* message = find(*object, "message");
+          message != nullptr && message->IsString()) {
+        event.error_message = one_line(std::string(view_of(*message)));
+      }
+      break;
+  }
+  return event;
+}
+
+namespace {
+
+// Reads exactly `n` ASCII digits at `pos`, advancing it.
+std::optional<int> read_digits(std::string_view text, std::size_t& pos, std::size_t n) {
+  if (text.size() - pos < n) return std::nullopt;
+  int value = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    char c = text[pos + i];
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  pos += n;
+  return value;
+}
+
+bool is_leap(std::int64_t year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+int days_in_month(std::int64_t year, int month) {
+  static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && is_leap(year) ? 29 : kDays[static_cast<std::size_t>(month - 1)];
+}
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date. Counting years from March puts the
+// leap day at the end of the year, so the day of the year is a linear function of the month.
+std::int64_t days_since_epoch(std::int64_t year, int month, int day) {
+  const std::int64_t y = month <= 2 ? year - 1 : year;
+  const std::int64_t month_from_march = (month + 9) % 12;  // March = 0, ..., February = 11
+  const std::int64_t day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+  const std::int64_t days_from_year_0 =
+      365 * y + floor_div(y, 4) - floor_div(y, 100) + floor_div(y, 400) + day_of_year;
+  constexpr std::int64_t kDaysFromYear0ToEpoch = 719468;  // 0000-03-01 .. 1970-01-01
+  return days_from_year_0 - kDaysFromYear0ToEpoch;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
+  std::size_t pos = 0;
+  auto expect = [&](char c) {
+    if (pos < text.size() && text[pos] == c) {
+      ++pos;
+      return true;
+    }
+    return false;
+  };
+  auto year = read_digits(text, pos, 4);
+  if (!year || !expect('-')) return std::nullopt;
+  auto month = read_digits(text, pos, 2);
+  if (!month || !expect('-')) return std::nullopt;
+  auto day = read_digits(text, pos, 2);
+  if (!day || !(expect('T') || expect('t'))) return std::nullopt;
+  auto hour = read_digits(text, pos, 2);
+  if (!hour || !expect(':')) return std::nullopt;
+  auto minute = read_digits(text, pos, 2);
+  if (!minute || !expect(':')) return std::nullopt;
+  auto second = read_digits(text, pos, 2);
+  if (!second) return std::nullopt;
+  if (*month < 1 || *month > 12 || *day < 1 || *day > days_in_month(*year, *month) ||
+      *hour > 23 || *minute > 59 || *second > 59) {
+    return std::nullopt;
+  }
+  if (expect('.')) {
+    // Sub-second precision does not matter for ordering VPAs or gating on history.
+    const std::size_t start = pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+    if (pos == start) return std::nullopt;
+  }
+  std::int64_t offset_seconds = 0;
+  if (expect('Z') || expect('z')) {
+    // UTC
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    const bool negative = text[pos] == '-';
+    ++pos;
+    auto offset_hour = read_digits(text, pos, 2);
+    if (!offset_hour || !expect(':')) return std::nullopt;
+    auto offset_minute = read_digits(text, pos, 2);
+    if (!offset_minute || *offset_hour > 23 || *offset_minute > 59) return std::nullopt;
+    offset_seconds = (std::int64_t{*offset_hour} * 60 + *offset_minute) * 60;
+    if (negative) offset_seconds = -offset_seconds;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != text.size()) return std::nullopt;
+  const std::int64_t local = days_since_epoch(*year, *month, *day) * 86400 +
+                             std::int64_t{*hour} * 3600 + std::int64_t{*minute} * 60 + *second;
+  return local - offset_seconds;
+}
+
+}  // namespace avw::core

@@ -1,0 +1,284 @@
+#include "avw/core/planner.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace avw::core {
+namespace {
+
+using Format = Quantity::Format;
+
+/// Memory is written in binary units when exact (`600Mi`, else bytes), cpu in SI (`250m`).
+Quantity in_output_format(const Quantity& q, Resource r) {
+  return q.with_format(r == Resource::Memory ? Format::BinarySI : Format::DecimalSI);
+}
+
+using Rounding = Quantity::Rounding;
+
+/// value * numerator / denominator in whole steps of the resource, in its output format.
+std::optional<Quantity> scale_by(const Quantity& value, const Quantity& numerator,
+                                 const Quantity& denominator, Resource r, Rounding rounding) {
+  auto q = value.scaled(numerator, denominator, rounding_step(r), rounding);
+  if (!q || q->is_negative()) return std::nullopt;
+  return in_output_format(*q, r);
+}
+
+/// limit <= request * ratio, where ratio is a plain number (maxLimitRequestRatio).
+bool within_ratio(const Quantity& request, const Quantity& limit, const Quantity& ratio) {
+  const auto most = request.scaled(ratio, Quantity::from_units(1), 1, Rounding::Down);
+  return !most || limit <= *most;  // beyond Int128, any limit fits
+}
+
+/// The smallest request that keeps limit / request <= ratio (a plain number), in whole steps.
+std::optional<Quantity> min_request_for_ratio(const Quantity& limit, const Quantity& ratio, Resource r) {
+  if (ratio.nanos() <= 0) return std::nullopt;
+  return scale_by(limit, Quantity::from_units(1), ratio, r, Rounding::Up);
+}
+
+const std::optional<Quantity>& recommended(const ContainerRecommendation& rec, RecommendationField f,
+                                           Resource r) {
+  switch (f) {
+    case RecommendationField::LowerBound: return rec.lower_bound[r];
+    case RecommendationField::UpperBound: return rec.upper_bound[r];
+    case RecommendationField::UncappedTarget: return rec.uncapped_target[r];
+    case RecommendationField::Target: break;
+  }
+  return rec.target[r];
+}
+
+bool controls(const ContainerPolicy* policy, Resource r) {
+  if (policy == nullptr || !policy->controlled_resources) return true;
+  const auto& list = *policy->controlled_resources;
+  return std::find(list.begin(), list.end(), r) != list.end();
+}
+
+std::string note_for(std::string_view container, Resource r, std::string_view what) {
+  std::string s(container);
+  s += ": ";
+  s += to_string(r);
+  s += ' ';
+  s += what;
+  return s;
+}
+
+/// True when (request, limit) satisfies a merged Container LimitRange. A limit that the
+/// change leaves untouched and already breaks a max is the pod's own problem, so `limit` may
+/// be absent even when a max is set.
+bool satisfies(const Quantity& request, const std::optional<Quantity>& limit, const MergedLimits& lr,
+               Resource r) {
+  if (request.is_negative()) return false;
+  if (limit && request > *limit) return false;
+  if (const auto& min = lr.min[r]; min && (request < *min || (limit && *limit < *min))) return false;
+  if (const auto& max = lr.max[r]; max && (request > *max || (limit && *limit > *max))) return false;
+  if (const auto& ratio = lr.max_limit_request_ratio[r]; ratio && limit && !within_ratio(request, *limit, *ratio))
+    return false;
+  return true;
+}
+
+struct ResourceContext {
+  const PodContainer& container;
+  Resource resource;
+  const ContainerPolicy* policy;
+  const Config& config;
+  const MergedLimits& limits;
+};
+
+/// Plans one resource of one container; nullopt (with a note) when it must stay as it is.
+std::optional<ResourceChange> plan_resource(const ResourceContext& ctx, const Quantity& value,
+                                            std::vector<std::string>& notes) {
+  const Resource r = ctx.resource;
+  const PodContainer& c = ctx.container;
+  ResourceChange change;
+  change.resource = r;
+  change.old_request = c.requests[r];
+  change.old_limit = c.limits[r];
+
+  if (value.is_negative() || value.is_zero()) {
+    notes.push_back(note_for(c.name, r, "left alone: the recommendation is zero"));
+    return std::nullopt;
+  }
+  Quantity request = in_output_format(value.rounded_up(rounding_step(r)), r);
+
+  auto clamp = [&](const std::optional<Quantity>& low, const std::optional<Quantity>& high,
+                   std::string_view low_note, std::string_view high_note) {
+    if (low && !low->is_zero() && request < *low) {
+      request = in_output_format(*low, r);
+      change.notes.emplace_back(low_note);
+    }
+    if (high && !high->is_zero() && request > *high) {
+      request = in_output_format(*high, r);
+      change.notes.emplace_back(high_note);
+    }
+  };
+  if (ctx.policy != nullptr) {
+    clamp(ctx.policy->min_allowed[r], ctx.policy->max_allowed[r], "capped to minAllowed", "capped to maxAllowed");
+  }
+  clamp(ctx.config.min_request[r], ctx.config.max_request[r], "raised to the webhook minimum",
+        "capped to the webhook maximum");
+
+  const ControlledValues controlled =
+      ctx.policy != nullptr ? ctx.policy->controlled_values : ControlledValues::RequestsAndLimits;
+  std::optional<Quantity> limit = change.old_limit;
+  // The limit/request ratio the pod asked for, when the limit moves with the request.
+  std::optional<Quantity> ratio_base;
+  if (limit) {
+    const Quantity base = change.old_request.value_or(*limit);
+    if (controlled == ControlledValues::RequestsAndLimits && !base.is_zero() && base <= *limit) {
+      ratio_base = base;
+    } else if (request > *limit) {
+      // RequestsOnly, or no request to scale the limit from: the limit stays, so must the
+      // request fit under it.
+      request = in_output_format(*limit, r);
+      change.notes.emplace_back("capped to container limit");
+    }
+  }
+
+  // Container LimitRange: clamp the request into the range that keeps both request and the
+  // (scaled or fixed) limit valid, as the VPA does with its boundary requests.
+  const MergedLimits& lr = ctx.limits;
+  std::optional<Quantity> low = lr.min[r];
+  std::optional<Quantity> high = lr.max[r];
+  if (limit && ratio_base && high) {
+    high = scale_by(*high, *ratio_base, *limit, r, Rounding::Down);  // request * ratio <= max
+  }
+  if (limit && !ratio_base && lr.max_limit_request_ratio[r]) {
+    // A fixed limit: the request may not drop below limit / maxLimitRequestRatio.
+    if (auto floor = min_request_for_ratio(*limit, *lr.max_limit_request_ratio[r], r); floor && (!low || *floor > *low)) {
+      low = floor;
+    }
+  }
+  if (low && request < *low) {
+    request = in_output_format(*low, r);
+    change.notes.emplace_back("raised to fit the LimitRange min");
+  }
+  if (high && request > *high) {
+    request = in_output_format(*high, r);
+    change.notes.emplace_back("capped to fit the LimitRange max");
+  }
+
+  if (limit && ratio_base) {
+    limit = scale_by(*limit, request, *ratio_base, r, Rounding::Up);
+    if (!limit) {
+      notes.push_back(note_for(c.name, r, "left alone: the scaled limit does not fit"));
+      return std::nullopt;
+    }
+    if (lr.max[r] && *limit > *lr.max[r]) limit = in_output_format(*lr.max[r], r);
+  }
+
+  if (!satisfies(request, limit, lr, r)) {
+    notes.push_back(note_for(c.name, r, "left alone: no value satisfies the LimitRange"));
+    return std::nullopt;
+  }
+  change.new_request = request;
+  change.new_limit = limit;
+  return change;
+}
+
+bool changes_anything(const ResourceChange& ch) {
+  const bool request_changed = !ch.old_request || !ch.new_request || *ch.old_request != *ch.new_request;
+  const bool limit_changed = ch.old_limit && ch.new_limit && *ch.old_limit != *ch.new_limit;
+  return request_changed || limit_changed;
+}
+
+/// Pod LimitRange: min/max apply to the sums over the pod's containers. The planner does not
+/// redistribute; a resource whose new sums break the pod range is left as the pod asked.
+void enforce_pod_limits(const Pod& pod, const MergedLimits& lr, std::vector<ContainerPlan>& plans,
+                        std::vector<std::string>& notes) {
+  for (Resource r : kResources) {
+    if (!lr.min[r] && !lr.max[r]) continue;
+    Int128 requests = 0;
+    Int128 limits = 0;
+    bool all_limits = true;
+    bool overflow = false;
+    for (std::size_t i = 0; i < pod.containers.size(); ++i) {
+      std::optional<Quantity> req = pod.containers[i].requests[r];
+      std::optional<Quantity> lim = pod.containers[i].limits[r];
+      for (const ContainerPlan& p : plans) {
+        if (p.index != i) continue;
+        for (const ResourceChange& ch : p.changes) {
+          if (ch.resource != r) continue;
+          req = ch.new_request;
+          lim = ch.new_limit;
+        }
+      }
+      if (req) overflow = overflow || __builtin_add_overflow(requests, req->nanos(), &requests);
+      if (lim) overflow = overflow || __builtin_add_overflow(limits, lim->nanos(), &limits);
+      else all_limits = false;
+    }
+    const bool too_low = lr.min[r] && requests < lr.min[r]->nanos();
+    const bool too_high = overflow || (lr.max[r] && (requests > lr.max[r]->nanos() ||
+                                                     (all_limits && limits > lr.max[r]->nanos())));
+    if (!too_low && !too_high) continue;
+    bool reverted = false;
+    for (ContainerPlan& p : plans) {
+      const auto before = p.changes.size();
+      std::erase_if(p.changes, [r](const ResourceChange& ch) { return ch.resource == r; });
+      reverted = reverted || p.changes.size() != before;
+    }
+    if (reverted) {
+      std::string note("pod: ");
+      note += to_string(r);
+      note += " left alone: the new total would break the pod LimitRange";
+      notes.push_back(std::move(note));
+    }
+  }
+  std::erase_if(plans, [](const ContainerPlan& p) { return p.changes.empty(); });
+}
+
+}  // namespace
+
+MergedLimits merge_limit_ranges(std::span<const LimitRange* const> ranges, LimitRangeItem::Type type) {
+  MergedLimits merged;
+  auto keep = [](std::optional<Quantity>& current, const std::optional<Quantity>& candidate, bool highest) {
+    if (!candidate) return;
+    if (!current || (highest ? *candidate > *current : *candidate < *current)) current = candidate;
+  };
+  for (const LimitRange* range : ranges) {
+    for (const LimitRangeItem& item : range->items) {
+      if (item.type != type) continue;
+      for (Resource r : kResources) {
+        keep(merged.min[r], item.min[r], true);
+        keep(merged.max[r], item.max[r], false);
+        keep(merged.max_limit_request_ratio[r], item.max_limit_request_ratio[r], false);
+      }
+    }
+  }
+  return merged;
+}
+
+Plan plan_pod(const PlanInput& input) {
+  Plan plan;
+  const MergedLimits container_limits = merge_limit_ranges(input.limit_ranges, LimitRangeItem::Type::Container);
+  for (std::size_t i = 0; i < input.pod.containers.size(); ++i) {
+    const PodContainer& container = input.pod.containers[i];
+    const ContainerRecommendation* rec = input.vpa.recommendation_for(container.name);
+    if (rec == nullptr) continue;
+    const ContainerPolicy* policy = input.vpa.policy_for(container.name);
+    if (policy != nullptr && policy->mode == ContainerScalingMode::Off) {
+      plan.notes.push_back(std::string(container.name) + ": left alone: container policy mode Off");
+      continue;
+    }
+    if (container.has_invalid_quantity) {
+      plan.notes.push_back(std::string(container.name) + ": left alone: its resources hold an invalid quantity");
+      continue;
+    }
+    ContainerPlan cp;
+    cp.index = i;
+    cp.name = container.name;
+    for (Resource r : kResources) {
+      if (!controls(policy, r)) continue;
+      const std::optional<Quantity>& value = recommended(*rec, input.field, r);
+      if (!value) continue;
+      const ResourceContext ctx{container, r, policy, input.config, container_limits};
+      if (auto change = plan_resource(ctx, *value, plan.notes); change && changes_anything(*change)) {
+        cp.changes.push_back(std::move(*change));
+      }
+    }
+    if (!cp.changes.empty()) plan.containers.push_back(std::move(cp));
+  }
+  const MergedLimits pod_limits = merge_limit_ranges(input.limit_ranges, LimitRangeItem::Type::Pod);
+  enforce_pod_limits(input.pod, pod_limits, plan.containers, plan.notes);
+  return plan;
+}
+
+}  // namespace avw::core
