@@ -185,8 +185,21 @@ Decision decide(const AdmissionRequest& request, const Snapshot& snapshot, const
     return d;
   }
 
-  Plan plan = plan_pod({pod, *vpa, field, config, snapshot.limit_ranges(ns)});
+  std::vector<std::string> problems;
+  const Gates gates = gates_for(config.gates, snapshot.namespace_annotations(ns), pod.annotations,
+                                config.annotation_prefix, problems);
+  for (std::string& p : problems) add_warning(d, config, "airflow-vpa-webhook: " + std::move(p));
+  Plan plan = plan_pod({pod, ns, *vpa, snapshot, field, config, gates, try_number_of(pod.labels, config.keys)});
   d.containers = std::move(plan.containers);
+  d.gates = std::move(plan.gates);
+  if (!d.gates.empty()) {
+    std::string held;
+    for (Gate g : d.gates) {
+      if (!held.empty()) held += ", ";
+      held += to_string(g);
+    }
+    d.audit_annotations.emplace_back("gates", std::move(held));
+  }
   if (d.containers.empty()) {
     d.outcome = Outcome::Unchanged;
     d.reason = plan.notes.empty() ? "requests already match VPA " + vpa->meta.name : plan.notes.front();

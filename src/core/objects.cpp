@@ -312,6 +312,21 @@ Checkpoint decode_checkpoint(const Value& object) {
   return cp;
 }
 
+// ---- Namespace -----------------------------------------------------------------------------
+
+NamespaceInfo decode_namespace(const Value& object) {
+  NamespaceInfo ns;
+  ns.meta = decode_meta(object);
+  const Value& md = req_object(object, "metadata", "");
+  if (const Value* annotations = opt_object(md, "annotations", "metadata")) {
+    for (const auto& member : annotations->GetObject()) {
+      if (!member.value.IsString()) fail("metadata.annotations", "values must be strings");
+      ns.annotations.emplace_back(view_of(member.name), view_of(member.value));
+    }
+  }
+  return ns;
+}
+
 // ---- LimitRange -------------------------------------------------------------------------
 
 LimitRange decode_limit_range(const Value& object) {
@@ -551,6 +566,8 @@ void decode_one(const Value& object, std::string_view default_api_version,
       out.checkpoints.push_back(decode_checkpoint(object));
     } else if (group.empty() && api_version == "v1" && kind == "LimitRange") {
       out.limit_ranges.push_back(decode_limit_range(object));
+    } else if (group.empty() && api_version == "v1" && kind == "Namespace") {
+      out.namespaces.push_back(decode_namespace(object));
     } else {
       SelectorLocation where = locate_selector(object, group, kind);
       // Objects that select no pods (Pods, ConfigMaps, a Status) are simply not ours.

@@ -80,8 +80,95 @@ struct ResourceContext {
   Resource resource;
   const ContainerPolicy* policy;
   const Config& config;
+  const Gates& gates;
+  std::optional<std::int64_t> try_number;
   const MergedLimits& limits;
+  std::vector<Gate>& engaged;
 };
+
+void engage(std::vector<Gate>& engaged, Gate g) {
+  if (std::find(engaged.begin(), engaged.end(), g) == engaged.end()) engaged.push_back(g);
+}
+
+/// Retry gate: on try N > 1 memory never drops below the pod's request, raised by
+/// factor^(N-1) (at most 8 compounding steps: a task retried more often needs a human).
+void apply_retry_gate(const ResourceContext& ctx, Quantity& request, ResourceChange& change) {
+  if (ctx.resource != Resource::Memory || !ctx.try_number || *ctx.try_number <= 1 || !change.old_request) return;
+  Quantity floor = *change.old_request;
+  const std::int64_t raises = std::min<std::int64_t>(*ctx.try_number - 1, 8);
+  for (std::int64_t i = 0; i < raises && ctx.gates.retry_memory_factor > Quantity::from_units(1); ++i) {
+    auto next = floor.scaled(ctx.gates.retry_memory_factor, Quantity::from_units(1), rounding_step(Resource::Memory));
+    if (!next) break;
+    floor = *next;
+  }
+  if (request >= floor) return;
+  request = in_output_format(floor, Resource::Memory);
+  change.notes.push_back(floor == *change.old_request ? "kept at the pod's request on retry " + std::to_string(*ctx.try_number)
+                                                      : "raised for retry " + std::to_string(*ctx.try_number));
+  engage(ctx.engaged, Gate::Retry);
+}
+
+/// Step gate: the request moves at most max_decrease / max_increase of the pod's request.
+void apply_step_gate(const ResourceContext& ctx, Quantity& request, ResourceChange& change) {
+  if (!change.old_request || change.old_request->is_zero()) return;
+  const Quantity& old = *change.old_request;
+  const Resource r = ctx.resource;
+  const Quantity one = Quantity::from_units(1);
+  if (const auto& dec = ctx.gates.max_decrease[r]; dec && *dec <= one) {
+    const Quantity keep(one.nanos() - dec->nanos(), Quantity::Format::DecimalSI);
+    if (auto low = scale_by(old, keep, one, r, Rounding::Up); low && request < *low) {
+      request = *low;
+      change.notes.push_back("limited by max-decrease");
+      engage(ctx.engaged, Gate::Step);
+    }
+  }
+  if (const auto& inc = ctx.gates.max_increase[r]) {
+    const Quantity grow(one.nanos() + inc->nanos(), Quantity::Format::DecimalSI);
+    if (auto high = scale_by(old, grow, one, r, Rounding::Down); high && request > *high) {
+      request = *high;
+      change.notes.push_back("limited by max-increase");
+      engage(ctx.engaged, Gate::Step);
+    }
+  }
+}
+
+std::string describe_seconds(std::int64_t s) {
+  if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
+  if (s % 60 == 0) return std::to_string(s / 60) + "m";
+  return std::to_string(s) + "s";
+}
+
+/// History gate for one container: which of its resources may use the recommendation.
+/// Returns {cpu allowed, memory allowed}; notes say why not.
+std::array<bool, 2> history_gate(const PlanInput& input, const PodContainer& container, Plan& plan) {
+  const Gates& gates = input.gates;
+  if (!input.snapshot.has_checkpoints() || (gates.min_history_seconds <= 0 && gates.min_samples <= 0)) {
+    return {true, true};
+  }
+  const Checkpoint* cp = input.snapshot.checkpoint(input.namespace_, input.vpa.meta.name, container.name);
+  std::string why;
+  if (cp == nullptr) {
+    why = "no checkpoint yet";
+  } else {
+    const auto first = parse_rfc3339(cp->first_sample_start);
+    const auto last = parse_rfc3339(cp->last_sample_start);
+    const std::int64_t span = first && last && *last > *first ? *last - *first : 0;
+    if (span < gates.min_history_seconds || cp->total_samples_count < gates.min_samples) {
+      why = describe_seconds(span) + " of history and " + std::to_string(cp->total_samples_count) + " samples, " +
+            describe_seconds(gates.min_history_seconds) + " and " + std::to_string(gates.min_samples) + " required";
+    } else if (!cp->has_memory_samples) {
+      plan.notes.push_back(std::string(container.name) +
+                           ": memory held back by the history gate: no memory history checkpointed yet");
+      engage(plan.gates, Gate::History);
+      return {true, false};
+    } else {
+      return {true, true};
+    }
+  }
+  plan.notes.push_back(std::string(container.name) + ": held back by the history gate: " + why);
+  engage(plan.gates, Gate::History);
+  return {false, false};
+}
 
 /// Plans one resource of one container; nullopt (with a note) when it must stay as it is.
 std::optional<ResourceChange> plan_resource(const ResourceContext& ctx, const Quantity& value,
@@ -98,6 +185,8 @@ std::optional<ResourceChange> plan_resource(const ResourceContext& ctx, const Qu
     return std::nullopt;
   }
   Quantity request = in_output_format(value.rounded_up(rounding_step(r)), r);
+  apply_retry_gate(ctx, request, change);
+  apply_step_gate(ctx, request, change);
 
   auto clamp = [&](const std::optional<Quantity>& low, const std::optional<Quantity>& high,
                    std::string_view low_note, std::string_view high_note) {
@@ -248,7 +337,8 @@ MergedLimits merge_limit_ranges(std::span<const LimitRange* const> ranges, Limit
 
 Plan plan_pod(const PlanInput& input) {
   Plan plan;
-  const MergedLimits container_limits = merge_limit_ranges(input.limit_ranges, LimitRangeItem::Type::Container);
+  const auto& limit_ranges = input.snapshot.limit_ranges(input.namespace_);
+  const MergedLimits container_limits = merge_limit_ranges(limit_ranges, LimitRangeItem::Type::Container);
   for (std::size_t i = 0; i < input.pod.containers.size(); ++i) {
     const PodContainer& container = input.pod.containers[i];
     const ContainerRecommendation* rec = input.vpa.recommendation_for(container.name);
@@ -262,21 +352,28 @@ Plan plan_pod(const PlanInput& input) {
       plan.notes.push_back(std::string(container.name) + ": left alone: its resources hold an invalid quantity");
       continue;
     }
+    const std::array<bool, 2> trusted = history_gate(input, container, plan);
     ContainerPlan cp;
     cp.index = i;
     cp.name = container.name;
     for (Resource r : kResources) {
-      if (!controls(policy, r)) continue;
+      if (!controls(policy, r) || !trusted[static_cast<std::size_t>(r)]) continue;
       const std::optional<Quantity>& value = recommended(*rec, input.field, r);
       if (!value) continue;
-      const ResourceContext ctx{container, r, policy, input.config, container_limits};
-      if (auto change = plan_resource(ctx, *value, plan.notes); change && changes_anything(*change)) {
+      const ResourceContext ctx{container, r, policy, input.config, input.gates, input.try_number,
+                                container_limits, plan.gates};
+      auto change = plan_resource(ctx, *value, plan.notes);
+      if (!change) continue;
+      if (changes_anything(*change)) {
         cp.changes.push_back(std::move(*change));
+      } else {
+        // Nothing changes, but why may matter (a gate or a cap kept the pod's value).
+        for (const std::string& note : change->notes) plan.notes.push_back(note_for(container.name, r, note));
       }
     }
     if (!cp.changes.empty()) plan.containers.push_back(std::move(cp));
   }
-  const MergedLimits pod_limits = merge_limit_ranges(input.limit_ranges, LimitRangeItem::Type::Pod);
+  const MergedLimits pod_limits = merge_limit_ranges(limit_ranges, LimitRangeItem::Type::Pod);
   enforce_pod_limits(input.pod, pod_limits, plan.containers, plan.notes);
   return plan;
 }

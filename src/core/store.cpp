@@ -124,6 +124,8 @@ struct Snapshot::Impl {
   StringMap<std::vector<Candidate>> fallback;     // namespace, oldest first
   StringMap<std::vector<const LimitRange*>> limit_ranges_by_namespace;
   StringMap<const Checkpoint*> checkpoints_by_key;  // (namespace, VPA, container)
+  std::vector<NamespaceInfo> namespaces;
+  StringMap<LabelSet> namespace_annotations;         // views into `namespaces`
 
   const ScaleTarget* resolve(const Vpa& vpa) const {
     CompositeKey key{vpa.meta.namespace_, group_of(vpa.target_ref.api_version),
@@ -211,6 +213,13 @@ std::shared_ptr<const Snapshot> Snapshot::build(DecodedObjects objects,
     impl.limit_ranges_by_namespace[range.meta.namespace_].push_back(&range);
   }
 
+  impl.namespaces = std::move(objects.namespaces);
+  for (const NamespaceInfo& ns : impl.namespaces) {
+    LabelSet& annotations = impl.namespace_annotations[ns.meta.name];
+    annotations = LabelSet();  // the last object of a name wins
+    for (const auto& [key, value] : ns.annotations) annotations.set(key, value);
+  }
+
   impl.checkpoints_by_key.reserve(impl.checkpoints.size());
   for (const auto& checkpoint : impl.checkpoints) {
     // Two checkpoints for the same (VPA, container) are not expected (the recommender names
@@ -268,6 +277,11 @@ const std::vector<const LimitRange*>& Snapshot::limit_ranges(std::string_view na
   static const std::vector<const LimitRange*> kNone;
   auto it = impl_->limit_ranges_by_namespace.find(namespace_);
   return it == impl_->limit_ranges_by_namespace.end() ? kNone : it->second;
+}
+
+const LabelSet* Snapshot::namespace_annotations(std::string_view namespace_) const {
+  auto it = impl_->namespace_annotations.find(namespace_);
+  return it == impl_->namespace_annotations.end() ? nullptr : &it->second;
 }
 
 const Checkpoint* Snapshot::checkpoint(std::string_view namespace_, std::string_view vpa_name,

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "avw/core/admission.hpp"
+#include "avw/core/gates.hpp"
 #include "avw/core/objects.hpp"
 #include "avw/core/resources.hpp"
 #include "avw/core/store.hpp"
@@ -42,6 +43,8 @@ struct Config {
   /// truncates past 256 and the docs ask for 120).
   std::size_t max_warnings = 4;
   std::size_t max_warning_length = 120;
+  /// Safety gates; namespace and pod annotations override them.
+  Gates gates;
   /// Prefix of the pod annotations read and written.
   std::string annotation_prefix = "airflow-vpa-webhook.io/";
 };
@@ -77,6 +80,7 @@ struct Decision {
   std::optional<TaskKey> task;
   std::string vpa_name;       // the governing VPA, when found
   std::vector<ContainerPlan> containers;
+  std::vector<Gate> gates;     // the gates that held a change back, each once
   std::string summary;        // "base: cpu request 500m -> 250m, memory request 1Gi -> 600Mi"
   std::vector<PatchOp> patch;  // sent (Enforce) or reported (DryRun)
   std::vector<std::string> warnings;

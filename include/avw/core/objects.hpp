@@ -8,7 +8,8 @@
 //     the /scale subresource reports, e.g. AirflowTask) or `spec.selector` (a structured
 //     LabelSelector, e.g. a Deployment, or a string);
 //   - LimitRange (v1): Container and Pod items;
-//   - VerticalPodAutoscalerCheckpoint: history per (VPA, container).
+//   - VerticalPodAutoscalerCheckpoint: history per (VPA, container);
+//   - Namespace (v1): its annotations (gate overrides).
 //
 // decode_objects() takes a `List` (what `kubectl get vpa,airflowtasks -A -o json` prints, or an
 // API list page such as `VerticalPodAutoscalerList`) or a single object; decode_watch_event()
@@ -20,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "avw/core/resources.hpp"
@@ -112,12 +114,19 @@ struct Checkpoint {
   bool has_memory_samples = false;
 };
 
+/// A namespace's annotations: per-namespace overrides of the safety gates.
+struct NamespaceInfo {
+  ObjectMeta meta;
+  std::vector<std::pair<std::string, std::string>> annotations;
+};
+
 /// Everything decoded from one document.
 struct DecodedObjects {
   std::vector<Vpa> vpas;
   std::vector<ScaleTarget> targets;
   std::vector<LimitRange> limit_ranges;
   std::vector<Checkpoint> checkpoints;
+  std::vector<NamespaceInfo> namespaces;
   std::string list_resource_version;  // metadata.resourceVersion of a list
   std::string list_continue;          // metadata.continue of a list page
   std::vector<std::string> errors;    // one line per skipped object

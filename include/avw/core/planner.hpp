@@ -9,6 +9,8 @@
 //      minAllowed/maxAllowed, then to the webhook's safety bounds;
 //   2. RequestsAndLimits scales an existing limit by new/old request; RequestsOnly keeps the
 //      limit and caps the request to it;
+//   0. the safety gates (gates.hpp) decide whether the recommendation is trusted and bound it
+//      relative to the pod's own request (retries, step limits);
 //   3. the namespace's LimitRanges cap the result (container min/max keeping the
 //      limit/request ratio, maxLimitRequestRatio, pod min/max over the sum of containers).
 // Anything that cannot be made valid is left as the pod asked, with a note: the patch must
@@ -21,7 +23,9 @@
 
 #include "avw/core/admission.hpp"
 #include "avw/core/decision.hpp"
+#include "avw/core/gates.hpp"
 #include "avw/core/objects.hpp"
+#include "avw/core/store.hpp"
 
 namespace avw::core {
 
@@ -37,10 +41,13 @@ MergedLimits merge_limit_ranges(std::span<const LimitRange* const> ranges, Limit
 
 struct PlanInput {
   const Pod& pod;
+  std::string_view namespace_;
   const Vpa& vpa;
+  const Snapshot& snapshot;  // checkpoints (history gate) and LimitRanges
   RecommendationField field = RecommendationField::Target;
   const Config& config;
-  std::span<const LimitRange* const> limit_ranges;
+  const Gates& gates;        // config.gates with the namespace's and the pod's overrides
+  std::optional<std::int64_t> try_number;
 };
 
 /// The changes to make, one ContainerPlan per container that changes. `notes` collects the
@@ -48,6 +55,7 @@ struct PlanInput {
 struct Plan {
   std::vector<ContainerPlan> containers;
   std::vector<std::string> notes;
+  std::vector<Gate> gates;  // each gate that held something back, once
 };
 
 Plan plan_pod(const PlanInput& input);

@@ -49,6 +49,8 @@ class Snapshot {
   /// The checkpoint of (VPA, container), or nullptr.
   const Checkpoint* checkpoint(std::string_view namespace_, std::string_view vpa_name,
                                std::string_view container) const;
+  /// A namespace's annotations, or nullptr when the source does not know the namespace.
+  const LabelSet* namespace_annotations(std::string_view namespace_) const;
   /// False when the source had no checkpoint objects at all (the history gate is then off).
   bool has_checkpoints() const;
 
