@@ -148,7 +148,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(DecodedObjects objects,
   Impl& impl = *snapshot->impl_;
   impl.index_key_a = options.index_key_a;
   impl.index_key_b = options.index_key_b;
-  impl.has_checkpoints = !objects.checkpoints.empty();
+  impl.has_checkpoints = options.checkpoints_authoritative || !objects.checkpoints.empty();
 
   // The vectors are final after this point: the maps below hold pointers into them.
   impl.vpas = last_wins(std::move(objects.vpas), [](const Vpa& v) {

@@ -26,6 +26,10 @@ struct StoreOptions {
   std::string index_key_a = "dag_id";   // label keys whose equality requirements index targets
   std::string index_key_b = "task_id";
   std::vector<UpdateMode> allowed_update_modes = {UpdateMode::Off, UpdateMode::Initial};
+  /// The source reads checkpoints (the live API): a missing checkpoint means "no history yet"
+  /// even when the source has none at all. A file without checkpoints leaves this false and
+  /// turns the history gate off (its author vouches for it).
+  bool checkpoints_authoritative = false;
 };
 
 class Snapshot {
@@ -51,7 +55,8 @@ class Snapshot {
                                std::string_view container) const;
   /// A namespace's annotations, or nullptr when the source does not know the namespace.
   const LabelSet* namespace_annotations(std::string_view namespace_) const;
-  /// False when the source had no checkpoint objects at all (the history gate is then off).
+  /// False when the source had no checkpoint objects at all and is not authoritative about
+  /// them (StoreOptions::checkpoints_authoritative): the history gate is then off.
   bool has_checkpoints() const;
 
   std::size_t vpa_count() const;

@@ -1,0 +1,152 @@
+// airflow-vpa-webhook: wiring only. Flags -> Config (cli), then either the offline `review`
+// or `serve`: logging, metrics, the HTTPS server and a recommendation source.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "avw/cli/config.hpp"
+#include "avw/cli/logging.hpp"
+#include "avw/cli/review.hpp"
+#include "avw/kube/api_source.hpp"
+#include "avw/kube/client.hpp"
+#include "avw/metrics/metrics.hpp"
+#include "avw/provision/provisioner.hpp"
+#include "avw/server/server.hpp"
+#include "avw/source/file_source.hpp"
+
+namespace {
+
+using namespace avw;
+
+constexpr std::string_view kProgram = "airflow-vpa-webhook";
+
+using SourceFactory =
+    std::function<std::unique_ptr<source::RecommendationSource>(boost::asio::io_context&, metrics::Registry&)>;
+
+/// The recommendation source the flags ask for, its configuration read before anything
+/// starts: --recommendations FILE, else the Kubernetes API through --kubeconfig FILE or, with
+/// neither, the in-cluster service account.
+SourceFactory make_source(const cli::Config& config, std::optional<kube::ClusterConfig>& cluster_out) {
+  if (!config.recommendations.empty()) {
+    source::FileSourceOptions options;
+    options.path = config.recommendations;
+    options.store = config.store;
+    return [options](boost::asio::io_context& control, metrics::Registry& registry) {
+      return std::make_unique<source::FileSource>(control, options, &registry);
+    };
+  }
+  kube::ClusterConfig cluster;
+  try {
+    cluster = config.kubeconfig.empty() ? kube::load_in_cluster_config() : kube::load_kubeconfig(config.kubeconfig);
+  } catch (const kube::ConfigError& e) {
+    throw cli::UsageError(std::string("serve: ") + e.what());
+  }
+  cluster_out = cluster;
+  kube::ApiSourceOptions options;
+  options.store = config.store;
+  // The live source reads checkpoints: no checkpoint means no history yet, never "gate off".
+  options.store.checkpoints_authoritative = options.watch_checkpoints;
+  return [cluster, options](boost::asio::io_context& control, metrics::Registry& registry) {
+    return kube::make_api_source(control, cluster, options, registry);
+  };
+}
+
+/// Provisioning: AirflowTasks and VPAs for the tasks admitted, with the API source only.
+/// Workers call observe() through `slot`, which is filled once the provisioner exists.
+using ProvisionerSlot = std::shared_ptr<std::atomic<provision::Provisioner*>>;
+
+struct Provisioning {
+  explicit Provisioning(ProvisionerSlot s) : slot(std::move(s)) {}
+  Provisioning(const Provisioning&) = delete;
+  Provisioning& operator=(const Provisioning&) = delete;
+
+  ProvisionerSlot slot;
+  std::unique_ptr<kube::Client> client;
+  std::unique_ptr<provision::Provisioner> provisioner;
+
+  void start(boost::asio::io_context& control, const kube::ClusterConfig& cluster, const cli::Config& config,
+             metrics::Registry& registry) {
+    using std::chrono::duration_cast;
+    client = std::make_unique<kube::Client>(control, cluster);
+    provision::ProvisionerOptions options;
+    options.refresh = duration_cast<std::chrono::seconds>(config.provision_refresh);
+    options.gc_interval = config.provision_gc_interval;
+    options.forget_after = duration_cast<std::chrono::seconds>(config.forget_after);
+    options.label_keys = config.decision().keys;
+    provisioner = provision::make_provisioner(control, *client, options, registry);
+    provisioner->start();
+    slot->store(provisioner.get(), std::memory_order_release);
+  }
+  ~Provisioning() {
+    slot->store(nullptr, std::memory_order_release);
+    if (provisioner) provisioner->stop();
+    if (client) client->close();
+  }
+};
+
+int serve(const cli::Config& config) {
+  std::optional<kube::ClusterConfig> cluster;
+  const SourceFactory make = make_source(config, cluster);
+  cli::configure_logging(config.log_format, config.log_level);
+  metrics::Registry registry;
+  const auto slot = std::make_shared<std::atomic<provision::Provisioner*>>(nullptr);
+  server::ServerOptions options = config.server;
+  if (cluster && config.provision) {
+    options.on_task_pod = [slot](const core::TaskKey& key) {
+      if (provision::Provisioner* p = slot->load(std::memory_order_acquire)) p->observe(key);
+    };
+  }
+  try {
+    server::Server server(options, registry);
+    const auto source = make(server.control_context(), registry);
+    // Declared after the server: the provisioner and its client go before the io_context.
+    Provisioning provisioning(slot);
+    if (options.on_task_pod) provisioning.start(server.control_context(), *cluster, config, registry);
+    server.run(*source);
+  } catch (const server::StartupError& e) {
+    spdlog::shutdown();
+    std::fprintf(stderr, "%s: serve: %s\n", kProgram.data(), e.what());
+    return 1;
+  }
+  spdlog::shutdown();  // writes out the queued log lines
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string_view> args(argv + 1, argv + argc);
+  try {
+    const cli::Config config = cli::parse_args(args);
+    switch (config.command) {
+      case cli::Command::Help:
+        std::cout << cli::usage(config.help_topic);
+        return 0;
+      case cli::Command::Version:
+        std::cout << kProgram << " " << cli::version() << "\n";
+        return 0;
+      case cli::Command::Review:
+        return cli::run_review(config, std::cin, std::cout, std::cerr);
+      case cli::Command::Serve:
+        return serve(config);
+    }
+  } catch (const cli::UsageError& e) {
+    std::fprintf(stderr, "%s: %s\n", kProgram.data(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", kProgram.data(), e.what());
+    return 1;
+  }
+  return 0;
+}

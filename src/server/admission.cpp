@@ -1,0 +1,23 @@
+#include "avw/server/admission.hpp"
+
+#include <exception>
+#include <utility>
+
+namespace avw::server {
+
+Admission admit(std::string_view body, const core::Snapshot& snapshot, const core::Config& config,
+                core::Mode mode) {
+  Admission a{core::ParsedReview(body), {}, {}, {}};
+  try {
+    a.decision = core::decide(a.review.request(), snapshot, config, mode);
+  } catch (const std::exception& e) {
+    // decide() is not expected to throw; if it does, the webhook still never blocks a pod.
+    a.decision = core::Decision{};
+    a.decision.reason = "internal error, pod allowed unchanged";
+    a.internal_error = e.what();
+  }
+  a.response = core::encode_response(a.review.request(), a.decision);
+  return a;
+}
+
+}  // namespace avw::server

@@ -1,0 +1,543 @@
+// The listener, the workers and the HTTPS sessions. This is the one translation unit that
+// sees Beast, Asio and OpenSSL together (it is slow to compile: keep it the only one).
+#include "avw/server/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <list>
+#include <thread>
+#include <vector>
+
+#include "avw/metrics/metrics.hpp"
+#include "handler.hpp"
+#include "logfmt.hpp"
+#include "server_metrics.hpp"
+#include "tls.hpp"
+
+namespace avw::server {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+namespace {
+
+inline constexpr auto use_nothrow_awaitable = net::as_tuple(net::use_awaitable);
+
+using Executor = net::io_context::executor_type;
+using WorkerSocket = tcp::socket::rebind_executor<Executor>::other;
+using TcpStream = beast::basic_stream<tcp, Executor>;
+using TlsStream = beast::ssl_stream<TcpStream>;
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+// Bounds the wait for the client's close_notify after ours, and the draining of a request
+// body we refused; the client has its answer by then.
+constexpr std::chrono::seconds kCloseTimeout{2};
+
+// co_spawn's `detached` would swallow an exception silently (Asio 1.26): log it instead.
+auto log_completion(std::string_view what) {
+  return [what](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("{} failed: {}", what, ex.what());
+    }
+  };
+}
+
+// How a connection ends. Graceful: we decided to close after a complete exchange (or an idle
+// connection during shutdown): send close_notify. Linger: a request was refused before its
+// body was read: drain what the client is still sending so it reads our answer instead of a
+// reset. Abort: the peer left, timed out or broke the protocol: just close.
+enum class Ending { Graceful, Linger, Abort };
+
+// A request the parser refused (as opposed to the connection going away).
+bool is_protocol_error(const boost::system::error_code& ec) {
+  const boost::system::error_code http_error = http::error::bad_method;
+  return ec.category() == http_error.category() && ec != http::error::end_of_stream &&
+         ec != http::error::partial_message;
+}
+
+Method method_of(http::verb v) {
+  switch (v) {
+    case http::verb::get: return Method::Get;
+    case http::verb::post: return Method::Post;
+    default: return Method::Other;
+  }
+}
+
+// Connection-level events: debug only (they are counted in the metrics).
+void log_connection_event(std::string_view what, const boost::system::error_code& ec) {
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  std::string line(what);
+  append_field(line, "error", ec.message());
+  spdlog::debug("{}", line);
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+// A connection as its worker sees it, so shutdown can close the idle ones.
+struct Connection {
+  TcpStream* tcp = nullptr;
+  bool idle = false;
+};
+
+struct Worker {
+  explicit Worker(std::size_t i) : index(i) {}
+  // Members go in reverse order, so the timer is gone when the context destroys the
+  // frames of sessions that never finished; they must not touch it then.
+  ~Worker() { destroying = true; }
+
+  std::size_t index;
+  bool destroying = false;
+  // Declared before the context: sessions destroyed with the context still unregister here.
+  std::list<Connection> connections;
+  std::shared_ptr<const core::Snapshot> snapshot = core::Snapshot::empty();
+  bool stopping = false;
+  std::chrono::steady_clock::time_point drain_deadline;
+  net::io_context context{1};
+  net::steady_timer drain_timer{context};
+  net::executor_work_guard<Executor> guard{context.get_executor()};
+  std::thread thread;
+};
+
+struct Server::Impl {
+  Impl(ServerOptions opts, metrics::Registry& registry)
+      : options(std::move(opts)),
+        metrics(registry),
+        handler(options, metrics, ready),
+        acceptor(control),
+        signals(control),
+        housekeeping(control),
+        shutdown_deadline(control),
+        last_resort(control),
+        watcher(TlsFiles{options.tls_cert, options.tls_key, options.client_ca}) {
+    try {
+      tls = make_tls_context(watcher.files());
+    } catch (const std::exception& e) {
+      throw StartupError(e.what());
+    }
+    boost::system::error_code ec;
+    const auto address = net::ip::make_address(options.listen_host, ec);
+    if (ec) throw StartupError("invalid listen address " + options.listen_host + ": " + ec.message());
+    const tcp::endpoint endpoint(address, options.listen_port);
+    const std::string where = options.listen_host + ":" + std::to_string(options.listen_port);
+    if (acceptor.open(endpoint.protocol(), ec); ec) throw StartupError("cannot open " + where + ": " + ec.message());
+    acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (acceptor.bind(endpoint, ec); ec) throw StartupError("cannot bind " + where + ": " + ec.message());
+    if (acceptor.listen(net::socket_base::max_listen_connections, ec); ec) {
+      throw StartupError("cannot listen on " + where + ": " + ec.message());
+    }
+    bound_port = acceptor.local_endpoint(ec).port();
+    const unsigned n = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>(i));
+  }
+
+  ServerOptions options;
+  ServerMetrics metrics;
+  std::atomic<bool> ready{false};
+  std::atomic<std::size_t> open_connections{0};
+  std::uint16_t bound_port = 0;
+  Handler handler;
+  // Destroyed after the control context (which may still hold an accepted socket of a worker
+  // in a completion that never ran) and before everything sessions touch.
+  std::vector<std::unique_ptr<Worker>> workers;
+  net::io_context control{1};
+  tcp::acceptor acceptor;
+  net::signal_set signals;
+  net::steady_timer housekeeping;
+  net::steady_timer shutdown_deadline;
+  net::steady_timer last_resort;
+  TlsWatcher watcher;
+  std::shared_ptr<ssl::context> tls;  // the current context; sessions keep the one they got
+  source::RecommendationSource* source = nullptr;
+  bool shutting_down = false;  // control thread only
+  std::size_t workers_running = 0;
+
+  // ---- control context -------------------------------------------------------------
+
+  void publish(std::shared_ptr<const core::Snapshot> snapshot) {
+    metrics.store_vpas.set(static_cast<double>(snapshot->vpa_count()));
+    metrics.store_targets.set(static_cast<double>(snapshot->target_count()));
+    metrics.store_limit_ranges.set(static_cast<double>(snapshot->limit_range_count()));
+    metrics.store_checkpoints.set(static_cast<double>(snapshot->checkpoint_count()));
+    for (auto& w : workers) {
+      net::post(w->context, [this, worker = w.get(), snapshot] {
+        auto old = std::exchange(worker->snapshot, snapshot);
+        // The last reference to a big snapshot is freed on the control thread, not here.
+        net::post(control, [old = std::move(old)] {});
+      });
+    }
+    if (!shutting_down) set_ready(true);
+  }
+
+  void set_ready(bool value) {
+    ready.store(value);
+    metrics.ready.set(value ? 1.0 : 0.0);
+  }
+
+  void tick() {
+    if (watcher.changed()) {
+      try {
+        tls = make_tls_context(watcher.files());
+        metrics.tls_reloads_ok.inc();
+        spdlog::info("TLS certificate reloaded cert={}", options.tls_cert);
+      } catch (const std::exception& e) {
+        metrics.tls_reloads_failed.inc();
+        std::string line = "TLS reload failed, keeping the previous certificate";
+        append_field(line, "error", e.what());
+        spdlog::error("{}", line);
+      }
+    }
+    if (source != nullptr) {
+      if (const auto last = source->last_sync()) {
+        const std::chrono::duration<double> age = std::chrono::system_clock::now() - *last;
+        metrics.store_age_seconds.set(std::max(0.0, age.count()));
+      }
+      if (source->synced() && !shutting_down && !ready.load()) set_ready(true);
+    }
+  }
+
+  void schedule_tick() {
+    housekeeping.expires_after(options.tls_poll_interval);
+    housekeeping.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || shutting_down) return;
+      tick();
+      schedule_tick();
+    });
+  }
+
+  void wait_signal() {
+    signals.async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      spdlog::info("received signal {}", signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "?");
+      begin_shutdown();
+      wait_signal();
+    });
+  }
+
+  net::awaitable<void> accept_loop() {
+    std::size_t next = 0;
+    for (;;) {
+      Worker& w = *workers[next++ % workers.size()];
+      auto [ec, socket] = co_await acceptor.async_accept(w.context, use_nothrow_awaitable);
+      if (ec) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+        // Out of file descriptors and the like: wait a little instead of spinning.
+        std::string line = "accept failed";
+        append_field(line, "error", ec.message());
+        spdlog::warn("{}", line);
+        net::steady_timer pause(control, std::chrono::milliseconds(100));
+        co_await pause.async_wait(use_nothrow_awaitable);
+        continue;
+      }
+      if (open_connections.load() >= options.max_connections) {
+        metrics.connections_rejected.inc();
+        spdlog::debug("connection rejected: {} connections open", options.max_connections);
+        socket.close(ec);
+        continue;
+      }
+      open_connections.fetch_add(1);
+      metrics.connections_open.add(1);
+      metrics.connections_accepted.inc();
+      net::co_spawn(w.context, session(std::move(socket), tls, &w), log_completion("session"));
+    }
+  }
+
+  void begin_shutdown() {
+    if (shutting_down) {
+      spdlog::warn("second shutdown request: closing all connections now");
+      force_stop();
+      return;
+    }
+    shutting_down = true;
+    set_ready(false);
+    spdlog::info("shutting down: not ready, no new connections, finishing requests in flight (at most {} ms)",
+                 options.shutdown_timeout.count());
+    boost::system::error_code ec;
+    acceptor.close(ec);
+    housekeeping.cancel();
+    if (source != nullptr) source->stop();
+    for (auto& w : workers) net::post(w->context, [this, worker = w.get()] { drain(*worker); });
+    shutdown_deadline.expires_after(options.shutdown_timeout);
+    shutdown_deadline.async_wait([this](const boost::system::error_code& e) {
+      if (e) return;
+      spdlog::warn("shutdown timeout: closing {} connections still open", open_connections.load());
+      force_stop();
+    });
+  }
+
+  // Closes every connection (their sessions end at once), and stops any worker loop that
+  // still has not returned a second later.
+  void force_stop() {
+    for (auto& w : workers) {
+      net::post(w->context, [worker = w.get()] {
+        for (Connection& c : worker->connections) c.tcp->close();
+      });
+    }
+    last_resort.expires_after(std::chrono::seconds(1));
+    last_resort.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      spdlog::warn("workers still busy after closing their connections: stopping them");
+      for (auto& w : workers) w->context.stop();
+    });
+  }
+
+  void worker_exited() {
+    if (--workers_running != 0) return;
+    shutdown_deadline.cancel();
+    last_resort.cancel();
+    signals.cancel();
+    control.stop();
+  }
+
+  // ---- worker contexts --------------------------------------------------------------
+
+  // Runs on the worker: from now on every response says `Connection: close`; connections
+  // waiting for a request get a short grace for one already on its way, then are closed.
+  void drain(Worker& w) {
+    w.stopping = true;
+    w.drain_deadline = std::chrono::steady_clock::now() + options.shutdown_idle_grace;
+    w.guard.reset();
+    if (w.connections.empty()) return;
+    w.drain_timer.expires_at(w.drain_deadline);
+    w.drain_timer.async_wait([&w](const boost::system::error_code& ec) {
+      if (ec) return;
+      for (Connection& c : w.connections) {
+        if (c.idle) c.tcp->cancel();
+      }
+    });
+  }
+
+  net::awaitable<bool> write_reply(TlsStream& stream, unsigned version, HttpReply& reply, bool keep_alive) {
+    http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
+    res.set(http::field::content_type, reply.content_type);
+    if (!reply.allow.empty()) res.set(http::field::allow, reply.allow);
+    res.body() = std::move(reply.body);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    beast::get_lowest_layer(stream).expires_after(options.body_timeout);
+    auto [ec, n] = co_await http::async_write(stream, res, use_nothrow_awaitable);
+    if (ec) log_connection_event("response write failed", ec);
+    co_return !ec;
+  }
+
+  net::awaitable<void> session(WorkerSocket socket, std::shared_ptr<ssl::context> tls_context, Worker* worker) {
+    struct Count {
+      Impl& impl;
+      ~Count() {
+        impl.open_connections.fetch_sub(1);
+        impl.metrics.connections_open.add(-1);
+      }
+    } count{*this};
+    Worker& w = *worker;
+    TlsStream stream(TcpStream(std::move(socket)), *tls_context);
+    TcpStream& transport = beast::get_lowest_layer(stream);
+    const auto me = w.connections.insert(w.connections.end(), Connection{&transport, false});
+    struct Unregister {
+      Worker& w;
+      std::list<Connection>::iterator it;
+      ~Unregister() {
+        w.connections.erase(it);
+        if (!w.destroying && w.stopping && w.connections.empty()) w.drain_timer.cancel();
+      }
+    } unregister{w, me};
+
+    transport.expires_after(options.handshake_timeout);
+    if (auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_nothrow_awaitable); ec) {
+      metrics.tls_handshake_failures.inc();
+      log_connection_event("TLS handshake failed", ec);
+      co_return;
+    }
+
+    beast::flat_buffer buffer;
+    std::string body_storage;  // keeps its capacity from one request to the next
+    bool first = true;
+    Ending ending = Ending::Abort;
+    for (;;) {
+      if (buffer.size() == 0) {
+        // Waiting for the next request: the only state in which a connection is idle.
+        auto timeout = first ? options.header_timeout : options.idle_timeout;
+        if (w.stopping) {
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(w.drain_deadline -
+                                                                                   std::chrono::steady_clock::now());
+          if (left.count() <= 0) {
+            ending = Ending::Graceful;
+            break;
+          }
+          timeout = std::min(timeout, left);
+        }
+        transport.expires_after(timeout);
+        me->idle = true;
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), use_nothrow_awaitable);
+        me->idle = false;
+        if (ec) {
+          // Cancelled by the drain: nothing was on its way, close cleanly.
+          ending = (ec == net::error::operation_aborted && w.stopping) ? Ending::Graceful : Ending::Abort;
+          log_connection_event("connection closed while idle", ec);
+          break;
+        }
+        buffer.commit(n);
+      }
+
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(kHeaderLimit);
+      parser.body_limit(options.max_request_bytes);
+      body_storage.clear();
+      parser.get().body() = std::move(body_storage);
+
+      HttpReply reply;
+      transport.expires_after(options.header_timeout);
+      if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow_awaitable); ec) {
+        if (!is_protocol_error(ec)) {
+          log_connection_event("connection closed reading a request header", ec);
+          break;
+        }
+        if (ec == http::error::body_limit) {
+          // The parser refuses a Content-Length over the limit as soon as it sees it.
+          handler.error(413, "request body is over the limit of " + std::to_string(options.max_request_bytes) +
+                                 " bytes",
+                        reply);
+        } else {
+          handler.error(ec == http::error::header_limit ? 431 : 400, "bad request: " + ec.message(), reply);
+        }
+        if (co_await write_reply(stream, 11, reply, false)) ending = Ending::Linger;
+        break;
+      }
+      auto& request = parser.get();
+      if (!parser.is_done()) {
+        if (iequals(request[http::field::expect], "100-continue")) {
+          http::response<http::empty_body> cont{http::status::continue_, request.version()};
+          transport.expires_after(options.body_timeout);
+          if (auto [ec, n] = co_await http::async_write(stream, cont, use_nothrow_awaitable); ec) break;
+        }
+        transport.expires_after(options.body_timeout);
+        if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow_awaitable); ec) {
+          if (ec == http::error::body_limit) {
+            handler.error(413, "request body is over the limit of " + std::to_string(options.max_request_bytes) +
+                                   " bytes",
+                          reply);
+          } else if (is_protocol_error(ec)) {
+            handler.error(400, "bad request: " + ec.message(), reply);
+          } else {
+            log_connection_event("connection closed reading a request body", ec);
+            break;
+          }
+          if (co_await write_reply(stream, request.version(), reply, false)) ending = Ending::Linger;
+          break;
+        }
+      }
+
+      const auto started = std::chrono::steady_clock::now();
+      const HttpRequest view{method_of(request.method()), request.target(), request[http::field::content_type],
+                             request.body()};
+      handler.handle(view, *w.snapshot, reply);
+      const bool keep_alive = request.keep_alive() && !w.stopping;
+      metrics::Histogram* latency = reply.latency;
+      const bool written = co_await write_reply(stream, request.version(), reply, keep_alive);
+      if (latency != nullptr) {
+        latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      }
+      if (!written) break;
+      body_storage = std::move(request.body());
+      if (!keep_alive) {
+        ending = Ending::Graceful;
+        break;
+      }
+      first = false;
+    }
+
+    if (ending == Ending::Graceful) {
+      transport.expires_after(kCloseTimeout);
+      co_await stream.async_shutdown(use_nothrow_awaitable);
+    } else if (ending == Ending::Linger) {
+      // Read and drop what the client still sends, until it closes or the bound runs out.
+      transport.expires_after(kCloseTimeout);
+      for (;;) {
+        buffer.clear();
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), use_nothrow_awaitable);
+        if (ec) break;
+      }
+    }
+    boost::system::error_code ignored;
+    transport.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    transport.close();
+  }
+};
+
+Server::Server(ServerOptions options, metrics::Registry& registry)
+    : impl_(std::make_unique<Impl>(std::move(options), registry)) {}
+
+Server::~Server() = default;
+
+boost::asio::io_context& Server::control_context() { return impl_->control; }
+
+std::uint16_t Server::port() const { return impl_->bound_port; }
+
+void Server::run(source::RecommendationSource& source) {
+  Impl& impl = *impl_;
+  impl.source = &source;
+  impl.workers_running = impl.workers.size();
+  for (auto& w : impl.workers) {
+    w->thread = std::thread([&impl, worker = w.get()] {
+      try {
+        worker->context.run();
+      } catch (const std::exception& e) {
+        spdlog::critical("worker {} stopped: {}", worker->index, e.what());
+      }
+      net::post(impl.control, [&impl] { impl.worker_exited(); });
+    });
+  }
+  if (impl.options.handle_signals) {
+    impl.signals.add(SIGTERM);
+    impl.signals.add(SIGINT);
+    impl.wait_signal();
+  }
+  net::co_spawn(impl.control, impl.accept_loop(), log_completion("acceptor"));
+  impl.schedule_tick();
+  source.start([&impl](std::shared_ptr<const core::Snapshot> snapshot) { impl.publish(std::move(snapshot)); });
+  spdlog::info("listening address={}:{} workers={} mode={} max_connections={}", impl.options.listen_host, port(),
+               impl.workers.size(), impl.options.dry_run ? "dry-run" : "enforce", impl.options.max_connections);
+  impl.control.run();
+  for (auto& w : impl.workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  source.stop();
+  spdlog::info("stopped");
+}
+
+void Server::request_shutdown() {
+  net::post(impl_->control, [impl = impl_.get()] { impl->begin_shutdown(); });
+}
+
+}  // namespace avw::server

@@ -1,0 +1,122 @@
+// The real server, in-process on 127.0.0.1 with an ephemeral port, fresh certificates and a
+// recommendations file in a temporary directory, served from its own thread.
+#pragma once
+
+#include <charconv>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "avw/metrics/metrics.hpp"
+#include "avw/server/server.hpp"
+#include "avw/source/file_source.hpp"
+#include "support/fixtures.hpp"
+#include "support/net/https_client.hpp"
+#include "support/net/tls_certs.hpp"
+
+namespace avw::test {
+
+/// The port a server process logged (`"msg":"listening","address":"127.0.0.1:PORT"` with
+/// --log-format json), once it did.
+inline std::optional<std::uint16_t> logged_port(const std::string& log_file) {
+  static const std::regex kListening(R"re("msg":"listening","address":"127\.0\.0\.1:(\d+)")re");
+  std::smatch m;
+  std::string log;
+  try {
+    log = read_file(log_file);
+  } catch (const std::runtime_error&) {
+    return std::nullopt;  // not created yet
+  }
+  if (!std::regex_search(log, m, kListening)) return std::nullopt;
+  return static_cast<std::uint16_t>(std::stoi(m[1].str()));
+}
+
+inline std::string example_recommendations() {
+  return read_file(std::string(AVW_SOURCE_DIR) + "/manifests/examples/recommendations.json");
+}
+
+struct HarnessOptions {
+  bool write_recommendations = true;
+  bool client_ca = false;
+  std::function<void(server::ServerOptions&)> configure;
+};
+
+inline HarnessOptions configured(std::function<void(server::ServerOptions&)> configure) {
+  HarnessOptions o;
+  o.configure = std::move(configure);
+  return o;
+}
+
+class Harness {
+ public:
+  explicit Harness(HarnessOptions options = {}) {
+    ca.write_certificate(ca_file);
+    ca.issue(cert_file, key_file, server_certificate(100));
+    if (options.write_recommendations) write_file_atomic(recommendations_file, example_recommendations());
+    server::ServerOptions o;
+    o.listen_host = "127.0.0.1";
+    o.listen_port = 0;
+    o.tls_cert = cert_file;
+    o.tls_key = key_file;
+    if (options.client_ca) o.client_ca = ca_file;
+    o.threads = 2;
+    o.handle_signals = false;
+    o.tls_poll_interval = std::chrono::milliseconds(20);
+    o.shutdown_idle_grace = std::chrono::milliseconds(300);
+    o.shutdown_timeout = std::chrono::seconds(20);
+    if (options.configure) options.configure(o);
+    server_ = std::make_unique<server::Server>(o, registry);
+    source::FileSourceOptions file;
+    file.path = recommendations_file;
+    file.poll_interval = std::chrono::milliseconds(20);
+    source_ = std::make_unique<source::FileSource>(server_->control_context(), file, &registry);
+    thread_ = std::thread([this] { server_->run(*source_); });
+  }
+
+  ~Harness() {
+    shutdown();
+    join();
+  }
+
+  std::uint16_t port() const { return server_->port(); }
+  void shutdown() {
+    if (!shutdown_requested_) server_->request_shutdown();
+    shutdown_requested_ = true;
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  ClientOptions client_options() const { return trusting(ca_file); }
+  HttpsClient client() const { return HttpsClient(port(), client_options()); }
+
+  /// The value of one series in /metrics (`name{labels}` exactly as rendered), or nullopt.
+  std::optional<double> metric(std::string_view series) const {
+    const std::string text = client().request("GET", "/metrics").body;
+    const std::string needle = "\n" + std::string(series) + " ";
+    const auto at = text.find(needle);
+    if (at == std::string::npos) return std::nullopt;
+    const auto start = at + needle.size();
+    const auto end = text.find('\n', start);
+    return std::stod(text.substr(start, end - start));
+  }
+
+  TempDir dir;
+  TestCa ca;
+  std::string ca_file = dir.file("ca.pem");
+  std::string cert_file = dir.file("tls.crt");
+  std::string key_file = dir.file("tls.key");
+  std::string recommendations_file = dir.file("recommendations.json");
+  metrics::Registry registry;
+
+ private:
+  std::unique_ptr<server::Server> server_;
+  std::unique_ptr<source::FileSource> source_;
+  std::thread thread_;
+  bool shutdown_requested_ = false;
+};
+
+}  // namespace avw::test

@@ -1,0 +1,116 @@
+// `airflow-vpa-webhook review`: the real binary answers exactly what the server answers.
+#include <catch2/catch.hpp>
+
+#include "avw/core/store.hpp"
+#include "avw/server/admission.hpp"
+#include "harness.hpp"
+#include "support/json_patch.hpp"
+#include "support/net/process.hpp"
+
+using namespace avw;
+using namespace avw::test;
+
+namespace {
+
+const std::string kRecommendations = std::string(AVW_SOURCE_DIR) + "/manifests/examples/recommendations.json";
+
+std::string fixture_path(std::string_view name) { return std::string(AVW_FIXTURES_DIR) + "/" + std::string(name); }
+
+std::string admit_response(const std::string& review, core::Mode mode) {
+  const auto loaded = source::load_recommendations(kRecommendations, core::StoreOptions{});
+  return server::admit(review, *loaded.snapshot, core::Config{}, mode).response;
+}
+
+}  // namespace
+
+TEST_CASE("review prints the response the server would send, byte for byte", "[review]") {
+  TempDir dir;
+  const std::string fixture = GENERATE(as<std::string>{}, "admission/kpo-pod.json", "admission/executor-pod.json",
+                                       "admission/limits-init-pod.json", "admission/dryrun.json",
+                                       "admission/long-names.json");
+  const bool dry_run = GENERATE(false, true);
+  CAPTURE(fixture, dry_run);
+  const std::string review = read_fixture(fixture);
+  const std::string expected = admit_response(review, dry_run ? core::Mode::DryRun : core::Mode::Enforce) + "\n";
+
+  SECTION("from --review FILE") {
+    std::vector<std::string> argv = {AVW_BINARY, "review", "--recommendations", kRecommendations, "--review",
+                                     fixture_path(fixture)};
+    if (dry_run) argv.emplace_back("--dry-run");
+    CHECK(run_process(argv, stdio(dir.file("out"), dir.file("err"))) == 0);
+    CHECK(read_file(dir.file("out")) == expected);
+    CHECK(read_file(dir.file("err")).empty());
+  }
+  SECTION("from stdin") {
+    std::vector<std::string> argv = {AVW_BINARY, "review", "--recommendations", kRecommendations};
+    if (dry_run) argv.emplace_back("--dry-run");
+    CHECK(run_process(argv, stdio(dir.file("out"), dir.file("err"), fixture_path(fixture))) == 0);
+    CHECK(read_file(dir.file("out")) == expected);
+  }
+}
+
+TEST_CASE("the server and review agree on the wire", "[review][server]") {
+  Harness h;
+  REQUIRE(eventually([&] { return h.client().request("GET", "/readyz").status == 200; }));
+  TempDir dir;
+  const std::string review = read_fixture("admission/kpo-pod.json");
+  CHECK(run_process({AVW_BINARY, "review", "--recommendations", kRecommendations, "--review",
+                     fixture_path("admission/kpo-pod.json")},
+                    stdio(dir.file("out"))) == 0);
+  CHECK(h.client().request("POST", "/mutate", review).body + "\n" == read_file(dir.file("out")));
+}
+
+TEST_CASE("review fails with one line on stderr and exit 2 on bad input", "[review]") {
+  TempDir dir;
+  write_file_atomic(dir.file("no-uid.json"),
+                    R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{}})");
+  write_file_atomic(dir.file("not-json.json"), "{ nope");
+  // Generators are built once per test case, while each run has its own directory: rows
+  // name files as {dir}/... and the placeholder is filled in below.
+  const std::string not_json = "{dir}/not-json.json";
+  const std::string no_uid = "{dir}/no-uid.json";
+  const std::string missing = "{dir}/missing.json";
+  struct Row {
+    std::vector<std::string> args;
+    std::string message_start;
+  };
+  const Row row = GENERATE_COPY(values<Row>({
+      {{"review", "--recommendations", kRecommendations, "--review", not_json},
+       "airflow-vpa-webhook: review: "},
+      {{"review", "--recommendations", kRecommendations, "--review", no_uid},
+       "airflow-vpa-webhook: review: "},
+      {{"review", "--recommendations", kRecommendations, "--review", missing},
+       "airflow-vpa-webhook: review: cannot open " + missing},
+      {{"review", "--recommendations", not_json, "--review", fixture_path("admission/kpo-pod.json")},
+       "airflow-vpa-webhook: review: " + not_json + ": "},
+      {{"review", "--review", fixture_path("admission/kpo-pod.json")},
+       "airflow-vpa-webhook: review: --recommendations FILE is required"},
+      {{"review", "--listen", "1.2.3.4:5"}, "airflow-vpa-webhook: review: --listen is a flag of serve"},
+  }));
+  auto fill = [&](std::string text) {
+    if (const auto at = text.find("{dir}"); at != std::string::npos) text.replace(at, 5, dir.path());
+    return text;
+  };
+  std::vector<std::string> argv = {AVW_BINARY};
+  for (const auto& a : row.args) argv.push_back(fill(a));
+  CAPTURE(argv);
+  CHECK(run_process(argv, stdio(dir.file("out"), dir.file("err"))) == 2);
+  const std::string err = read_file(dir.file("err"));
+  CHECK(err.starts_with(fill(row.message_start)));
+  CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+  CHECK(err.back() == '\n');
+  CHECK(read_file(dir.file("out")).empty());
+}
+
+TEST_CASE("help and version print to stdout and exit 0", "[review][cli]") {
+  TempDir dir;
+  const auto args = GENERATE(as<std::vector<std::string>>{}, std::vector<std::string>{"--help"},
+                             std::vector<std::string>{"serve", "--help"}, std::vector<std::string>{"help", "review"},
+                             std::vector<std::string>{"--version"});
+  std::vector<std::string> argv = {AVW_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CHECK(run_process(argv, stdio(dir.file("out"), dir.file("err"))) == 0);
+  CHECK(read_file(dir.file("out")).starts_with("airflow-vpa-webhook") == (args[0] == "--version"));
+  CHECK_FALSE(read_file(dir.file("out")).empty());
+  CHECK(read_file(dir.file("err")).empty());
+}

@@ -1,0 +1,112 @@
+// The real binary with the Kubernetes API source (--kubeconfig) against the fake API server:
+// it becomes ready after the first list and patches a pod from what it watched.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <regex>
+
+#include "avw/core/admission.hpp"
+#include "harness.hpp"
+#include "support/fixtures.hpp"
+#include "support/json_patch.hpp"
+#include "support/net/fake_api_server.hpp"
+#include "support/net/https_client.hpp"
+#include "support/net/process.hpp"
+#include "support/net/tls_certs.hpp"
+
+using namespace avw;
+using namespace avw::test;
+
+namespace {
+
+
+std::string kubeconfig_for(const FakeApiServer& api) {
+  return "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+         "clusters:\n- name: fake\n  cluster:\n    server: " + api.url() +
+         "\n    certificate-authority-data: " + core::base64_encode(api.ca_pem()) +
+         "\nusers:\n- name: webhook\n  user:\n    token: " + api.token() +
+         "\ncontexts:\n- name: test\n  context:\n    cluster: fake\n    user: webhook\n";
+}
+
+struct KubeServer {
+  explicit KubeServer(const FakeApiServer& api, const std::vector<std::string>& extra) {
+    ca.write_certificate(dir.file("ca.pem"));
+    ca.issue(dir.file("tls.crt"), dir.file("tls.key"), server_certificate(7));
+    write_file_atomic(dir.file("kubeconfig"), kubeconfig_for(api));
+    std::vector<std::string> argv = {AVW_BINARY, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("tls.crt"),
+                                     "--tls-key", dir.file("tls.key"), "--kubeconfig", dir.file("kubeconfig"),
+                                     "--threads", "2", "--log-format", "json"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process = std::make_unique<Subprocess>(argv, stdio("/dev/null", log_file));
+    REQUIRE(eventually([&] { return logged_port(log_file).has_value() || process->wait_for({}).has_value(); }));
+    INFO(read_file(log_file));
+    REQUIRE(logged_port(log_file));
+    port = *logged_port(log_file);
+  }
+  ~KubeServer() {
+    process->signal(SIGTERM);
+    process->wait_for(std::chrono::seconds(20));
+  }
+
+  TempDir dir;
+  TestCa ca;
+  std::string log_file = dir.file("server.log");
+  std::unique_ptr<Subprocess> process;
+  std::uint16_t port = 0;
+};
+
+std::string patched_pod(const HttpResponse& r, const std::string& review) {
+  const std::string patch = json_at(r.body, "/response/patch");
+  return apply_json_patch(json_at(review, "/request/object"), *core::base64_decode(patch));
+}
+
+}  // namespace
+
+TEST_CASE("serve --kubeconfig patches pods from the VPAs it watches", "[server][kube]") {
+  FakeApiServer api;
+  // The fixture VPA etl-daily-load has no checkpoint: open the history gate for this test.
+  KubeServer server(api, {"--min-history", "0", "--min-samples", "0"});
+  const ClientOptions options = trusting(server.dir.file("ca.pem"));
+  REQUIRE(eventually([&] { return HttpsClient(server.port, options).request("GET", "/readyz").status == 200; }));
+
+  const std::string review = read_fixture("admission/kpo-pod.json");
+  HttpsClient client(server.port, options);
+  const auto r = client.request("POST", "/mutate", review);
+  REQUIRE(r.status == 200);
+  const std::string pod = patched_pod(r, review);
+  CHECK(json_at(pod, "/spec/containers/0/resources/requests/cpu") == "25m");
+  CHECK(json_at(pod, "/metadata/annotations/airflow-vpa-webhook.io~1vpa") == "etl-daily-load");
+
+  // A task that appears later (its AirflowTask and VPA arrive through the watches) is served
+  // from the next snapshot.
+  api.upsert("airflowtasks",
+             R"({"apiVersion":"airflow-vpa-webhook.io/v1alpha1","kind":"AirflowTask","metadata":{"name":"etl-daily-report",)"
+             R"("namespace":"airflow","creationTimestamp":"2026-11-23T18:00:00Z"},"spec":{"replicas":0},)"
+             R"("status":{"replicas":0,"selector":"dag_id=etl_daily,task_id=report,kubernetes_pod_operator=True"}})");
+  api.upsert("verticalpodautoscalers",
+             R"({"apiVersion":"autoscaling.k8s.io/v1","kind":"VerticalPodAutoscaler","metadata":{"name":"etl-daily-report",)"
+             R"("namespace":"airflow","creationTimestamp":"2026-11-23T18:00:00Z"},"spec":{"targetRef":{"apiVersion":)"
+             R"("airflow-vpa-webhook.io/v1alpha1","kind":"AirflowTask","name":"etl-daily-report"},"updatePolicy":)"
+             R"({"updateMode":"Off"}},"status":{"recommendation":{"containerRecommendations":[{"containerName":"base",)"
+             R"("target":{"cpu":"333m","memory":"300Mi"}}]}}})");
+  const std::string report = std::regex_replace(review, std::regex(R"("task_id": "load")"), R"("task_id": "report")");
+  std::string cpu;
+  CHECK(eventually([&] {
+    const auto answer = HttpsClient(server.port, options).request("POST", "/mutate", report);
+    if (answer.status != 200 || !json_has(answer.body, "/response/patch")) return false;
+    cpu = json_at(patched_pod(answer, report), "/spec/containers/0/resources/requests/cpu");
+    return cpu == "333m";
+  }));
+  CHECK(cpu == "333m");
+}
+
+TEST_CASE("with the live source, a VPA without a checkpoint is held back by the history gate", "[server][kube]") {
+  FakeApiServer api;
+  KubeServer server(api, {});
+  const ClientOptions options = trusting(server.dir.file("ca.pem"));
+  REQUIRE(eventually([&] { return HttpsClient(server.port, options).request("GET", "/readyz").status == 200; }));
+  const auto r = HttpsClient(server.port, options).request("POST", "/audit", read_fixture("admission/kpo-pod.json"));
+  REQUIRE(r.status == 200);
+  CHECK_FALSE(json_has(r.body, "/response/patch"));
+  CHECK(json_at(r.body, "/response/auditAnnotations/gates") == "history");
+}
