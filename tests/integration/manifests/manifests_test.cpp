@@ -1,0 +1,1060 @@
+// The deployment manifests as `kubectl kustomize` renders them (the base and the cert-manager
+// overlay), checked against what the webhook, the VPA recommender and the API server need:
+// opt-in webhooks that fail open, a CRD whose /scale the recommender can read, a hardened
+// Deployment that serves what its probes and the Service expect, least-privilege RBAC, and
+// flags the binary actually has. Selectors are evaluated with the core's own label selector
+// semantics, so "matches" here means what it means to the API server. Also: the example
+// objects against the core's naming, the Grafana dashboard against the real server's /metrics,
+// and manifests/install-certs against a fake kubectl.
+//
+// kubectl is required (KUBECTL overrides which one); both kustomize v2.0.3 (Debian bookworm's
+// kubectl 1.20) and v5 render the same objects.
+#include <sys/wait.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "avw/core/admission.hpp"
+#include "avw/core/selector.hpp"
+#include "avw/core/task.hpp"
+#include "support/net/https_client.hpp"
+#include "support/net/process.hpp"
+#include "support/net/tls_certs.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using avw::core::LabelSet;
+using avw::core::Selector;
+using avw::test::TempDir;
+
+constexpr std::string_view kNamespace = "airflow-vpa-webhook";
+constexpr std::string_view kName = "airflow-vpa-webhook";
+constexpr std::string_view kSecret = "airflow-vpa-webhook-tls";
+constexpr std::string_view kTlsDir = "/etc/airflow-vpa-webhook/tls";
+
+// AVW_FIXTURES_DIR is <repo>/tests/fixtures.
+fs::path repo_root() { return fs::path(AVW_FIXTURES_DIR).parent_path().parent_path(); }
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs a shell command, keeping stdout and stderr apart: newer kustomize prints deprecation
+// warnings on stderr, and they must not end up in the YAML.
+CommandResult run_command(const std::string& command) {
+  char err_path[] = "/tmp/avw-manifests-test-XXXXXX";
+  const int fd = ::mkstemp(err_path);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  ::close(fd);
+
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>" + shell_quote(err_path)).c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+  std::ifstream err_file(err_path);
+  std::ostringstream err;
+  err << err_file.rdbuf();
+  result.err = err.str();
+  std::remove(err_path);
+  return result;
+}
+
+std::string kubectl() {
+  const char* env = std::getenv("KUBECTL");
+  return env != nullptr && *env != '\0' ? env : "kubectl";
+}
+
+// The rendered objects of one kustomization, looked up by kind and name.
+class Rendered {
+ public:
+  explicit Rendered(const std::string& dir) {
+    const std::string command = kubectl() + " kustomize " + shell_quote((repo_root() / dir).string());
+    const CommandResult r = run_command(command);
+    INFO("command: " << command);
+    INFO("stderr: " << r.err);
+    INFO("kubectl is required (Debian: apt-get install kubernetes-client; scripts/deps installs it)");
+    REQUIRE(r.exit_code == 0);
+    for (const YAML::Node& doc : YAML::LoadAll(r.out)) {
+      if (doc.IsMap()) docs_.push_back(doc);
+    }
+    REQUIRE(!docs_.empty());
+  }
+
+  const std::vector<YAML::Node>& all() const { return docs_; }
+
+  std::optional<YAML::Node> find(std::string_view kind, std::string_view name) const {
+    for (const YAML::Node& doc : docs_) {
+      if (doc["kind"].as<std::string>() == kind && doc["metadata"]["name"].as<std::string>() == name)
+        return doc;
+    }
+    return std::nullopt;
+  }
+
+  YAML::Node get(std::string_view kind, std::string_view name) const {
+    auto doc = find(kind, name);
+    INFO("looking for " << kind << " " << name);
+    REQUIRE(doc.has_value());
+    return *doc;
+  }
+
+  std::vector<YAML::Node> of_kind(std::string_view kind) const {
+    std::vector<YAML::Node> out;
+    for (const YAML::Node& doc : docs_) {
+      if (doc["kind"].as<std::string>() == kind) out.push_back(doc);
+    }
+    return out;
+  }
+
+ private:
+  std::vector<YAML::Node> docs_;
+};
+
+const Rendered& base() {
+  static const Rendered rendered("manifests");
+  return rendered;
+}
+
+const Rendered& cert_manager() {
+  static const Rendered rendered("manifests/overlays/cert-manager");
+  return rendered;
+}
+
+std::vector<std::string> strings(const YAML::Node& seq) {
+  std::vector<std::string> out;
+  if (!seq.IsDefined() || seq.IsNull()) return out;
+  REQUIRE(seq.IsSequence());
+  for (const YAML::Node& item : seq) out.push_back(item.as<std::string>());
+  return out;
+}
+
+std::string text(const YAML::Node& node) {
+  REQUIRE(node.IsDefined());
+  REQUIRE(node.IsScalar());
+  return node.as<std::string>();
+}
+
+// A structured metav1.LabelSelector as the core evaluates it.
+Selector selector_of(const YAML::Node& label_selector) {
+  std::vector<std::pair<std::string, std::string>> match_labels;
+  for (const auto& kv : label_selector["matchLabels"]) {
+    match_labels.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+  }
+  std::vector<Selector::MatchExpression> expressions;
+  for (const YAML::Node& e : label_selector["matchExpressions"]) {
+    expressions.push_back({text(e["key"]), text(e["operator"]), strings(e["values"])});
+  }
+  std::string error;
+  auto selector = Selector::from_structured(match_labels, expressions, &error);
+  INFO(error);
+  REQUIRE(selector.has_value());
+  return *selector;
+}
+
+// Owns the strings a LabelSet views.
+class Labels {
+ public:
+  explicit Labels(std::map<std::string, std::string> labels) : labels_(std::move(labels)) {
+    for (const auto& [k, v] : labels_) set_.set(k, v);
+  }
+  explicit Labels(const YAML::Node& map) {
+    for (const auto& kv : map) labels_.emplace(kv.first.as<std::string>(), kv.second.as<std::string>());
+    for (const auto& [k, v] : labels_) set_.set(k, v);
+  }
+  Labels(const Labels&) = delete;
+  Labels& operator=(const Labels&) = delete;
+  const LabelSet& set() const { return set_; }
+
+ private:
+  std::map<std::string, std::string> labels_;
+  LabelSet set_;
+};
+
+YAML::Node webhook_named(const YAML::Node& mwc, std::string_view name) {
+  for (const YAML::Node& w : mwc["webhooks"]) {
+    if (w["name"].as<std::string>() == name) return w;
+  }
+  FAIL("no webhook named " << name);
+  return {};
+}
+
+YAML::Node only_container(const YAML::Node& deployment) {
+  const YAML::Node containers = deployment["spec"]["template"]["spec"]["containers"];
+  REQUIRE(containers.size() == 1);
+  return containers[0];
+}
+
+// The value following `flag` in an argument list.
+std::string arg_value(const std::vector<std::string>& args, std::string_view flag) {
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == flag) return args[i + 1];
+  }
+  FAIL("no " << flag << " in the arguments");
+  return {};
+}
+
+// Every "--flag" of an argument list, without any "=value".
+std::set<std::string> flags_of(const std::vector<std::string>& args) {
+  std::set<std::string> flags;
+  for (const std::string& a : args) {
+    if (a.rfind("--", 0) == 0) flags.insert(a.substr(0, a.find('=')));
+  }
+  return flags;
+}
+
+// True when `flag` appears in `help` as a whole option name (not as the prefix of a longer one).
+bool mentions_flag(const std::string& help, const std::string& flag) {
+  for (std::size_t pos = help.find(flag); pos != std::string::npos; pos = help.find(flag, pos + 1)) {
+    const std::size_t end = pos + flag.size();
+    const bool starts_word = pos == 0 || help[pos - 1] != '-';
+    const bool ends_word = end == help.size() || !(std::isalnum(static_cast<unsigned char>(help[end])) || help[end] == '-');
+    if (starts_word && ends_word) return true;
+  }
+  return false;
+}
+
+// Resolves a probe's or Service's port (a number or a container port name) to a number.
+int container_port(const YAML::Node& container, const YAML::Node& port) {
+  for (const YAML::Node& p : container["ports"]) {
+    if (port.as<std::string>() == p["name"].as<std::string>() ||
+        port.as<std::string>() == p["containerPort"].as<std::string>()) {
+      return p["containerPort"].as<int>();
+    }
+  }
+  FAIL("container has no port " << port.as<std::string>());
+  return 0;
+}
+
+using RuleKey = std::pair<std::string, std::string>;  // (apiGroup, resource)
+
+// Every permission the rules of `role` grant, as (apiGroup, resource) -> verbs.
+void add_rules(std::map<RuleKey, std::set<std::string>>& grants, const YAML::Node& role) {
+  for (const YAML::Node& rule : role["rules"]) {
+    REQUIRE(!rule["resourceNames"].IsDefined());
+    REQUIRE(!rule["nonResourceURLs"].IsDefined());
+    for (const std::string& group : strings(rule["apiGroups"])) {
+      for (const std::string& resource : strings(rule["resources"])) {
+        for (const std::string& verb : strings(rule["verbs"])) grants[{group, resource}].insert(verb);
+      }
+    }
+  }
+}
+
+bool binds_service_account(const YAML::Node& binding) {
+  for (const YAML::Node& s : binding["subjects"]) {
+    if (s["kind"].as<std::string>() == "ServiceAccount" && s["name"].as<std::string>() == kName &&
+        s["namespace"].as<std::string>() == kNamespace) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A kubectl that answers what manifests/install-certs asks of a cluster where `kubectl apply -k
+// manifests/` ran: it records every call, keeps the caBundle patch and the applied Secret, and
+// serves the current caBundle from a file. Anything else is an error, so the script cannot call
+// something the test does not know about.
+class FakeKubectl {
+ public:
+  explicit FakeKubectl(bool webhook_configuration_exists = true) {
+    const fs::path script = dir_.file("kubectl");
+    std::ofstream out(script);
+    out << "#!/usr/bin/env bash\n"
+        << "dir='" << dir_.path() << "'\n"
+        << "printf '%s\\n' \"$*\" >> \"$dir/calls\"\n"
+        << "case \"$*\" in\n"
+        << "  'get namespace airflow-vpa-webhook') echo namespace/airflow-vpa-webhook ;;\n"
+        << "  'get mutatingwebhookconfiguration airflow-vpa-webhook')\n"
+        << (webhook_configuration_exists ? "    echo found ;;\n" : "    echo 'not found' >&2; exit 1 ;;\n")
+        << "  'get mutatingwebhookconfiguration airflow-vpa-webhook -o jsonpath={.webhooks[*].name}')\n"
+        << "    echo enforce.airflow-vpa-webhook.io audit.airflow-vpa-webhook.io ;;\n"
+        << "  'get mutatingwebhookconfiguration airflow-vpa-webhook -o jsonpath={.webhooks[0].clientConfig.caBundle}')\n"
+        << "    cat \"$dir/current-ca-bundle\" 2>/dev/null || true ;;\n"
+        << "  'patch mutatingwebhookconfiguration airflow-vpa-webhook --type=json -p '*)\n"
+        << "    printf '%s' \"${@: -1}\" > \"$dir/patch.json\" ;;\n"
+        << "  '-n airflow-vpa-webhook create secret tls airflow-vpa-webhook-tls '*' --dry-run=client -o yaml')\n"
+        << "    printf 'kind: Secret\\ncert: %s\\nkey: %s\\n' \"$(cat \"${7#--cert=}\" | head -c 40)\" \"${8#--key=}\" ;;\n"
+        << "  'apply -f -') cat > \"$dir/applied.yaml\" ;;\n"
+        << "  *) echo \"fake kubectl: unexpected call: $*\" >&2; exit 1 ;;\n"
+        << "esac\n";
+    out.close();
+    fs::permissions(script, fs::perms::owner_all);
+  }
+
+  std::string env() const { return "KUBECTL=" + shell_quote(dir_.file("kubectl")) + " "; }
+  std::string file(const std::string& name) const { return dir_.file(name); }
+  std::vector<std::string> calls() const {
+    std::vector<std::string> lines;
+    std::ifstream in(file("calls"));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+  // What `get ... caBundle` answers from now on.
+  void set_current_ca_bundle(const std::string& base64) const { std::ofstream(file("current-ca-bundle")) << base64; }
+
+ private:
+  TempDir dir_;
+};
+
+CommandResult install_certs(const FakeKubectl& kubectl, const TempDir& out, const std::string& extra = "") {
+  return run_command(kubectl.env() + shell_quote((repo_root() / "manifests/install-certs").string()) + " --out " +
+                     shell_quote(out.path()) + " " + extra);
+}
+
+// The PEM certificates of a caBundle patch, one per webhook, decoded.
+std::vector<std::string> patched_bundles(const FakeKubectl& kubectl) {
+  const YAML::Node patch = YAML::LoadFile(kubectl.file("patch.json"));
+  std::vector<std::string> bundles;
+  for (const YAML::Node& op : patch) {
+    CHECK(text(op["op"]) == "add");
+    CHECK(text(op["path"]) == "/webhooks/" + std::to_string(bundles.size()) + "/clientConfig/caBundle");
+    const auto pem = avw::core::base64_decode(text(op["value"]));
+    REQUIRE(pem.has_value());
+    bundles.push_back(*pem);
+  }
+  return bundles;
+}
+
+std::size_t count_certificates(const std::string& pem) {
+  std::size_t n = 0;
+  for (std::size_t pos = pem.find("-----BEGIN CERTIFICATE-----"); pos != std::string::npos;
+       pos = pem.find("-----BEGIN CERTIFICATE-----", pos + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+// The port of the server's "listening address=127.0.0.1:PORT" log line, once it is written.
+std::optional<std::uint16_t> logged_port(const std::string& log_file) {
+  std::ifstream in(log_file);
+  for (std::string line; std::getline(in, line);) {
+    const auto at = line.find("listening address=127.0.0.1:");
+    if (at == std::string::npos) continue;
+    const std::string digits = line.substr(at + 28, line.find(' ', at + 28) - (at + 28));
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    return static_cast<std::uint16_t>(std::stoi(digits));
+  }
+  return std::nullopt;
+}
+
+// Prometheus text exposition: metric name -> the label sets of its series.
+using Exposition = std::map<std::string, std::vector<std::map<std::string, std::string>>>;
+
+Exposition parse_exposition(const std::string& body) {
+  Exposition out;
+  std::istringstream lines(body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const std::size_t name_end = line.find_first_of("{ ");
+    std::map<std::string, std::string> labels;
+    if (name_end != std::string::npos && line[name_end] == '{') {
+      std::size_t pos = name_end + 1;
+      while (pos < line.size() && line[pos] != '}') {
+        const std::size_t eq = line.find("=\"", pos);
+        if (eq == std::string::npos) break;
+        std::string value;
+        std::size_t v = eq + 2;
+        for (; v < line.size() && line[v] != '"'; ++v) {
+          if (line[v] == '\\' && v + 1 < line.size()) ++v;
+          value += line[v];
+        }
+        labels[line.substr(pos, eq - pos)] = value;
+        pos = v + 1;
+        if (pos < line.size() && line[pos] == ',') ++pos;
+      }
+    }
+    out[line.substr(0, name_end)].push_back(std::move(labels));
+  }
+  return out;
+}
+
+// What a dashboard query needs from the exposition: the metrics it reads, the labels it groups
+// by (`by (a, b)`) and the label values it selects (`a="x"`, and each alternative of `a=~"x|y"`).
+struct PromQuery {
+  std::set<std::string> metrics;
+  std::set<std::string> grouping;
+  std::set<std::pair<std::string, std::string>> matchers;
+};
+
+bool is_ident(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+PromQuery parse_query(const std::string& expr) {
+  PromQuery q;
+  for (std::size_t pos = expr.find("avw_"); pos != std::string::npos; pos = expr.find("avw_", pos)) {
+    std::size_t end = pos;
+    while (end < expr.size() && is_ident(expr[end])) ++end;
+    q.metrics.insert(expr.substr(pos, end - pos));
+    pos = end;
+  }
+  for (std::size_t pos = expr.find("by ("); pos != std::string::npos; pos = expr.find("by (", pos)) {
+    const std::size_t close = expr.find(')', pos);
+    std::istringstream names(expr.substr(pos + 4, close - pos - 4));
+    for (std::string name; std::getline(names, name, ',');) {
+      name.erase(0, name.find_first_not_of(' '));
+      name.erase(name.find_last_not_of(' ') + 1);
+      q.grouping.insert(name);
+    }
+    pos = close;
+  }
+  for (std::size_t open = expr.find('{'); open != std::string::npos; open = expr.find('{', open + 1)) {
+    const std::size_t close = expr.find('}', open);
+    const std::string inside = expr.substr(open + 1, close - open - 1);
+    std::size_t pos = 0;
+    while (pos < inside.size()) {
+      const std::size_t op = inside.find_first_of("=!", pos);
+      if (op == std::string::npos) break;
+      const std::string label = inside.substr(pos, op - pos);
+      const bool regex = inside.compare(op, 2, "=~") == 0;
+      const bool negative = inside[op] == '!';
+      const std::size_t quote = inside.find('"', op);
+      const std::size_t end_quote = inside.find('"', quote + 1);
+      const std::string value = inside.substr(quote + 1, end_quote - quote - 1);
+      if (!negative) {
+        std::istringstream alternatives(value);
+        for (std::string alt; std::getline(alternatives, alt, regex ? '|' : '\0');) q.matchers.emplace(label, alt);
+      }
+      pos = inside.find(',', end_quote);
+      pos = pos == std::string::npos ? inside.size() : pos + 1;
+    }
+  }
+  return q;
+}
+
+// The metrics of the Kubernetes API source that the dashboard may query: that source needs a
+// cluster, so the test cannot scrape them. Keep in step with src/kube.
+const std::set<std::string> kApiSourceMetrics{
+    "avw_kube_synced",         "avw_kube_last_sync_timestamp_seconds", "avw_kube_watch_events_total",
+    "avw_kube_api_errors_total", "avw_kube_relists_total",             "avw_kube_watch_restarts_total",
+    "avw_kube_store_objects",
+};
+
+}  // namespace
+
+TEST_CASE("the base renders every object the webhook needs, in its namespace", "[manifests]") {
+  const std::set<std::pair<std::string, std::string>> expected{
+      {"Namespace", "airflow-vpa-webhook"},
+      {"CustomResourceDefinition", "airflowtasks.airflow-vpa-webhook.io"},
+      {"ServiceAccount", "airflow-vpa-webhook"},
+      {"ClusterRole", "airflow-vpa-webhook-reader"},
+      {"ClusterRole", "airflow-vpa-webhook-provisioner"},
+      {"ClusterRoleBinding", "airflow-vpa-webhook-reader"},
+      {"ClusterRoleBinding", "airflow-vpa-webhook-provisioner"},
+      {"ClusterRole", "airflow-vpa-webhook-aggregate-to-view"},
+      {"ClusterRole", "airflow-vpa-webhook-aggregate-to-edit"},
+      {"Deployment", "airflow-vpa-webhook"},
+      {"PodDisruptionBudget", "airflow-vpa-webhook"},
+      {"Service", "airflow-vpa-webhook"},
+      {"MutatingWebhookConfiguration", "airflow-vpa-webhook"},
+  };
+  std::set<std::pair<std::string, std::string>> rendered;
+  for (const YAML::Node& doc : base().all()) {
+    rendered.emplace(doc["kind"].as<std::string>(), doc["metadata"]["name"].as<std::string>());
+  }
+  CHECK(rendered == expected);
+
+  const std::set<std::string> cluster_scoped{"Namespace", "CustomResourceDefinition", "ClusterRole",
+                                             "ClusterRoleBinding", "MutatingWebhookConfiguration"};
+  for (const YAML::Node& doc : base().all()) {
+    const std::string kind = doc["kind"].as<std::string>();
+    INFO(kind << " " << doc["metadata"]["name"].as<std::string>());
+    if (cluster_scoped.count(kind) != 0) {
+      CHECK(!doc["metadata"]["namespace"].IsDefined());
+    } else {
+      CHECK(doc["metadata"]["namespace"].as<std::string>() == kNamespace);
+    }
+  }
+  // The webhook's pods meet the restricted Pod Security Standard, so the namespace enforces it.
+  CHECK(text(base().get("Namespace", kNamespace)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]) ==
+        "restricted");
+}
+
+TEST_CASE("each webhook calls its path through the Service for pod creations only", "[manifests][webhook]") {
+  const auto [webhook, path] = GENERATE(table<std::string, std::string>({
+      {"enforce.airflow-vpa-webhook.io", "/mutate"},
+      {"audit.airflow-vpa-webhook.io", "/audit"},
+  }));
+  INFO(webhook);
+  const YAML::Node mwc = base().get("MutatingWebhookConfiguration", kName);
+  REQUIRE(mwc["apiVersion"].as<std::string>() == "admissionregistration.k8s.io/v1");
+  REQUIRE(mwc["webhooks"].size() == 2);
+  const YAML::Node w = webhook_named(mwc, webhook);
+
+  const YAML::Node service = w["clientConfig"]["service"];
+  CHECK(text(service["namespace"]) == kNamespace);
+  CHECK(text(service["name"]) == kName);
+  CHECK(text(service["path"]) == path);
+  CHECK(service["port"].as<int>() == 443);
+  CHECK(!w["clientConfig"]["url"].IsDefined());
+  // Set by install-certs or cert-manager; a value here would be reset by every `kubectl apply -k`.
+  CHECK(!w["clientConfig"]["caBundle"].IsDefined());
+
+  REQUIRE(w["rules"].size() == 1);
+  const YAML::Node rule = w["rules"][0];
+  CHECK(strings(rule["operations"]) == std::vector<std::string>{"CREATE"});
+  CHECK(strings(rule["apiGroups"]) == std::vector<std::string>{""});
+  CHECK(strings(rule["apiVersions"]) == std::vector<std::string>{"v1"});
+  CHECK(strings(rule["resources"]) == std::vector<std::string>{"pods"});
+  CHECK(text(rule["scope"]) == "Namespaced");
+}
+
+TEST_CASE("the webhooks fail open fast and have no side effects on dry runs", "[manifests][webhook]") {
+  const std::string webhook = GENERATE(as<std::string>{}, "enforce.airflow-vpa-webhook.io",
+                                       "audit.airflow-vpa-webhook.io");
+  INFO(webhook);
+  const YAML::Node w = webhook_named(base().get("MutatingWebhookConfiguration", kName), webhook);
+  CHECK(text(w["failurePolicy"]) == "Ignore");
+  CHECK(w["timeoutSeconds"].as<int>() == 5);
+  CHECK(text(w["sideEffects"]) == "NoneOnDryRun");
+  CHECK(strings(w["admissionReviewVersions"]) == std::vector<std::string>{"v1"});
+  CHECK(text(w["matchPolicy"]) == "Equivalent");
+  CHECK(text(w["reinvocationPolicy"]) == "IfNeeded");
+}
+
+TEST_CASE("a namespace is served by the webhook of its mode label and never when excluded",
+          "[manifests][webhook]") {
+  struct Case {
+    std::string namespace_name;
+    std::string mode;  // empty: no label
+    bool enforce;
+    bool audit;
+  };
+  const Case c = GENERATE(values<Case>({
+      {"airflow", "enforce", true, false},
+      {"airflow", "dry-run", false, true},
+      {"airflow", "", false, false},
+      {"airflow", "enabled", false, false},
+      {"kube-system", "enforce", false, false},
+      {"airflow-vpa-webhook", "enforce", false, false},
+      {"airflow-vpa-webhook", "dry-run", false, false},
+  }));
+  std::map<std::string, std::string> labels{{"kubernetes.io/metadata.name", c.namespace_name}};
+  if (!c.mode.empty()) labels["airflow-vpa-webhook.io/mode"] = c.mode;
+  const Labels ns(labels);
+  INFO("namespace " << c.namespace_name << " mode '" << c.mode << "'");
+
+  const YAML::Node mwc = base().get("MutatingWebhookConfiguration", kName);
+  const auto serves = [&](std::string_view name) {
+    return selector_of(webhook_named(mwc, name)["namespaceSelector"]).matches(ns.set());
+  };
+  CHECK(serves("enforce.airflow-vpa-webhook.io") == c.enforce);
+  CHECK(serves("audit.airflow-vpa-webhook.io") == c.audit);
+}
+
+TEST_CASE("the webhooks are called for captured task pods and not for other pods", "[manifests][webhook]") {
+  const std::string pod_file =
+      GENERATE(as<std::string>{}, "inputs/kpo-pod.yaml", "inputs/executor-pod.yaml", "inputs/long-names.yaml");
+  INFO(pod_file);
+  const YAML::Node pod = YAML::LoadFile((fs::path(AVW_FIXTURES_DIR) / pod_file).string());
+  const Labels task_pod(pod["metadata"]["labels"]);
+  // Half a task identity, and no labels at all: the API server must not even call the webhook.
+  const Labels half_task(std::map<std::string, std::string>{{"app", "web"}, {"dag_id", "etl_daily"}});
+  const Labels no_labels(std::map<std::string, std::string>{});
+
+  for (const YAML::Node& w : base().get("MutatingWebhookConfiguration", kName)["webhooks"]) {
+    const Selector selector = selector_of(w["objectSelector"]);
+    CHECK(selector.matches(task_pod.set()));
+    CHECK_FALSE(selector.matches(half_task.set()));
+    CHECK_FALSE(selector.matches(no_labels.set()));
+  }
+}
+
+TEST_CASE("the AirflowTask CRD has a scale subresource the VPA recommender can read", "[manifests][crd]") {
+  const YAML::Node crd = base().get("CustomResourceDefinition", "airflowtasks.airflow-vpa-webhook.io");
+  CHECK(crd["apiVersion"].as<std::string>() == "apiextensions.k8s.io/v1");
+  const YAML::Node spec = crd["spec"];
+  CHECK(text(spec["group"]) == "airflow-vpa-webhook.io");
+  CHECK(text(spec["scope"]) == "Namespaced");
+  CHECK(text(spec["names"]["kind"]) == "AirflowTask");
+  CHECK(text(spec["names"]["plural"]) == "airflowtasks");
+  CHECK(text(spec["names"]["singular"]) == "airflowtask");
+  CHECK(strings(spec["names"]["shortNames"]) == std::vector<std::string>{"aft"});
+
+  REQUIRE(spec["versions"].size() == 1);
+  const YAML::Node version = spec["versions"][0];
+  CHECK(text(version["name"]) == "v1alpha1");
+  CHECK(version["served"].as<bool>());
+  CHECK(version["storage"].as<bool>());
+
+  CHECK(version["subresources"]["status"].IsMap());
+  const YAML::Node scale = version["subresources"]["scale"];
+  CHECK(text(scale["specReplicasPath"]) == ".spec.replicas");
+  CHECK(text(scale["statusReplicasPath"]) == ".status.replicas");
+  CHECK(text(scale["labelSelectorPath"]) == ".status.selector");
+
+  std::map<std::string, std::string> columns;
+  for (const YAML::Node& c : version["additionalPrinterColumns"]) columns[text(c["name"])] = text(c["jsonPath"]);
+  CHECK(columns["Dag"] == ".spec.dagId");
+  CHECK(columns["Task"] == ".spec.taskId");
+  CHECK(columns["Launcher"] == ".spec.launcher");
+  CHECK(columns["Last Seen"] == ".status.lastSeen");
+  CHECK(columns["Age"] == ".metadata.creationTimestamp");
+}
+
+TEST_CASE("the AirflowTask schema is structural and always gives spec.replicas a value", "[manifests][crd]") {
+  const YAML::Node schema =
+      base().get("CustomResourceDefinition", "airflowtasks.airflow-vpa-webhook.io")["spec"]["versions"][0]["schema"]
+                                                                                              ["openAPIV3Schema"];
+  CHECK(text(schema["type"]) == "object");
+  const YAML::Node spec = schema["properties"]["spec"];
+  CHECK(text(spec["type"]) == "object");
+  for (const char* field : {"dagId", "taskId", "selector"}) {
+    INFO(field);
+    CHECK(text(spec["properties"][field]["type"]) == "string");
+  }
+  CHECK(strings(spec["properties"]["launcher"]["enum"]) ==
+        std::vector<std::string>{"PodOperator", "Executor", "Other"});
+  // GET /scale fails when nothing is at specReplicasPath: required, and defaulted so that an
+  // object written without it is still accepted and still has it.
+  const YAML::Node replicas = spec["properties"]["replicas"];
+  CHECK(text(replicas["type"]) == "integer");
+  CHECK(replicas["default"].as<int>() == 0);
+  const auto required = strings(spec["required"]);
+  CHECK(std::find(required.begin(), required.end(), "replicas") != required.end());
+
+  const YAML::Node status = schema["properties"]["status"]["properties"];
+  CHECK(text(status["replicas"]["type"]) == "integer");
+  CHECK(text(status["selector"]["type"]) == "string");
+  CHECK(text(status["lastSeen"]["type"]) == "string");
+  CHECK(text(status["lastSeen"]["format"]) == "date-time");
+  CHECK(text(status["conditions"]["type"]) == "array");
+
+  // Every property of the schema has a type (a structural schema), save the metadata stubs.
+  std::vector<std::pair<std::string, YAML::Node>> pending{{"", schema}};
+  while (!pending.empty()) {
+    const auto [path, node] = pending.back();
+    pending.pop_back();
+    INFO("schema at ." << path);
+    CHECK(node["type"].IsDefined());
+    CHECK(!node["x-kubernetes-preserve-unknown-fields"].IsDefined());
+    for (const auto& kv : node["properties"]) pending.emplace_back(path + "." + kv.first.as<std::string>(), kv.second);
+    if (node["items"].IsDefined()) pending.emplace_back(path + "[]", node["items"]);
+  }
+
+  // The captured AirflowTasks that a real API server accepted satisfy the required fields.
+  for (const YAML::Node& task : YAML::LoadAllFromFile((fs::path(AVW_FIXTURES_DIR) / "inputs/airflowtasks.yaml").string())) {
+    for (const std::string& field : required) {
+      INFO(task["metadata"]["name"].as<std::string>() << " lacks " << field);
+      CHECK(task["spec"][field].IsDefined());
+    }
+  }
+}
+
+TEST_CASE("the Deployment runs two hardened non-root replicas spread across nodes", "[manifests][deployment]") {
+  const YAML::Node deployment = base().get("Deployment", kName);
+  CHECK(deployment["spec"]["replicas"].as<int>() == 2);
+  const YAML::Node pod = deployment["spec"]["template"]["spec"];
+  const Labels pod_labels(deployment["spec"]["template"]["metadata"]["labels"]);
+  CHECK(selector_of(deployment["spec"]["selector"]).matches(pod_labels.set()));
+  CHECK(text(pod["serviceAccountName"]) == kName);
+
+  CHECK(pod["securityContext"]["runAsNonRoot"].as<bool>());
+  CHECK(pod["securityContext"]["runAsUser"].as<int>() == 65532);
+  CHECK(text(pod["securityContext"]["seccompProfile"]["type"]) == "RuntimeDefault");
+
+  const YAML::Node container = only_container(deployment);
+  const YAML::Node sc = container["securityContext"];
+  CHECK(sc["runAsNonRoot"].as<bool>());
+  CHECK(sc["runAsUser"].as<int>() == 65532);
+  CHECK(sc["readOnlyRootFilesystem"].as<bool>());
+  CHECK_FALSE(sc["allowPrivilegeEscalation"].as<bool>());
+  CHECK(strings(sc["capabilities"]["drop"]) == std::vector<std::string>{"ALL"});
+  CHECK(!sc["capabilities"]["add"].IsDefined());
+  CHECK(text(sc["seccompProfile"]["type"]) == "RuntimeDefault");
+
+  for (const char* kind : {"requests", "limits"}) {
+    for (const char* resource : {"cpu", "memory"}) {
+      INFO(kind << "." << resource);
+      CHECK(container["resources"][kind][resource].IsDefined());
+    }
+  }
+
+  const YAML::Node preferred = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"];
+  REQUIRE(preferred.size() == 1);
+  CHECK(text(preferred[0]["podAffinityTerm"]["topologyKey"]) == "kubernetes.io/hostname");
+  CHECK(selector_of(preferred[0]["podAffinityTerm"]["labelSelector"]).matches(pod_labels.set()));
+  CHECK(!pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"].IsDefined());
+
+  const YAML::Node pdb = base().get("PodDisruptionBudget", kName);
+  CHECK(pdb["spec"]["minAvailable"].as<int>() == 1);
+  CHECK(selector_of(pdb["spec"]["selector"]).matches(pod_labels.set()));
+}
+
+TEST_CASE("the Deployment serves HTTPS on 8443 with the mounted certificate and probes it", "[manifests][deployment]") {
+  const YAML::Node deployment = base().get("Deployment", kName);
+  const YAML::Node container = only_container(deployment);
+  const auto args = strings(container["args"]);
+  REQUIRE(!args.empty());
+  CHECK(args[0] == "serve");
+  CHECK(arg_value(args, "--listen") == "0.0.0.0:8443");
+  CHECK(arg_value(args, "--tls-cert") == std::string(kTlsDir) + "/tls.crt");
+  CHECK(arg_value(args, "--tls-key") == std::string(kTlsDir) + "/tls.key");
+  CHECK(arg_value(args, "--log-format") == "json");
+  // In a pod the webhook reads the API with its service account.
+  CHECK(flags_of(args).count("--recommendations") == 0);
+  CHECK(flags_of(args).count("--kubeconfig") == 0);
+
+  const YAML::Node probes[] = {container["readinessProbe"], container["livenessProbe"]};
+  const std::string paths[] = {"/readyz", "/healthz"};
+  for (std::size_t i = 0; i < 2; ++i) {
+    INFO(paths[i]);
+    const YAML::Node get = probes[i]["httpGet"];
+    CHECK(text(get["path"]) == paths[i]);
+    CHECK(text(get["scheme"]) == "HTTPS");
+    CHECK(container_port(container, get["port"]) == 8443);
+  }
+
+  // The certificate Secret, read-only, where --tls-cert and --tls-key point.
+  REQUIRE(container["volumeMounts"].size() == 1);
+  const YAML::Node mount = container["volumeMounts"][0];
+  CHECK(text(mount["mountPath"]) == kTlsDir);
+  CHECK(mount["readOnly"].as<bool>());
+  const YAML::Node volumes = deployment["spec"]["template"]["spec"]["volumes"];
+  REQUIRE(volumes.size() == 1);
+  CHECK(text(volumes[0]["name"]) == text(mount["name"]));
+  CHECK(text(volumes[0]["secret"]["secretName"]) == kSecret);
+  CHECK(volumes[0]["secret"]["defaultMode"].as<int>() == 0440);
+
+  // The Service the webhooks call: 443 to the container's HTTPS port, selecting these pods.
+  const YAML::Node service = base().get("Service", kName);
+  const Labels pod_labels(deployment["spec"]["template"]["metadata"]["labels"]);
+  std::vector<std::pair<std::string, std::string>> service_selector;
+  for (const auto& kv : service["spec"]["selector"]) {
+    service_selector.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+  }
+  const auto svc_selector = Selector::from_structured(service_selector, {});
+  REQUIRE(svc_selector.has_value());
+  CHECK(!svc_selector->empty());
+  CHECK(svc_selector->matches(pod_labels.set()));
+  REQUIRE(service["spec"]["ports"].size() == 1);
+  const YAML::Node port = service["spec"]["ports"][0];
+  CHECK(port["port"].as<int>() == 443);
+  CHECK(container_port(container, port["targetPort"]) == 8443);
+}
+
+TEST_CASE("every flag the Deployment passes is one that serve --help documents", "[manifests][deployment]") {
+  const auto args = strings(only_container(base().get("Deployment", kName))["args"]);
+  const CommandResult help = run_command(shell_quote(AVW_BINARY) + " serve --help");
+  const std::string output = help.out + help.err;
+  INFO(output);
+  REQUIRE(help.exit_code == 0);
+  const auto flags = flags_of(args);
+  REQUIRE(flags.size() == 4);
+  for (const std::string& flag : flags) {
+    INFO(flag);
+    CHECK(mentions_flag(output, flag));
+  }
+}
+
+TEST_CASE("the Dockerfile's default command uses only flags that serve --help documents", "[manifests][image]") {
+  const std::string dockerfile = avw::test::read_file((repo_root() / "Dockerfile").string());
+  std::optional<std::vector<std::string>> cmd;
+  std::istringstream lines(dockerfile);
+  for (std::string line; std::getline(lines, line);) {
+    // The exec form is a JSON array, which is also a YAML flow sequence.
+    if (line.rfind("CMD [", 0) == 0) cmd = strings(YAML::Load(line.substr(4)));
+  }
+  REQUIRE(cmd.has_value());
+  REQUIRE(!cmd->empty());
+  CHECK(cmd->front() == "serve");
+  const CommandResult help = run_command(shell_quote(AVW_BINARY) + " serve --help");
+  REQUIRE(help.exit_code == 0);
+  for (const std::string& flag : flags_of(*cmd)) {
+    INFO(flag);
+    CHECK(mentions_flag(help.out + help.err, flag));
+  }
+}
+
+TEST_CASE("the service account holds exactly the permissions the webhook uses", "[manifests][rbac]") {
+  std::map<RuleKey, std::set<std::string>> grants;
+  std::size_t bindings = 0;
+  for (const char* kind : {"ClusterRoleBinding", "RoleBinding"}) {
+    for (const YAML::Node& binding : base().of_kind(kind)) {
+      if (!binds_service_account(binding)) continue;
+      ++bindings;
+      const YAML::Node ref = binding["roleRef"];
+      REQUIRE(text(ref["kind"]) == "ClusterRole");
+      add_rules(grants, base().get("ClusterRole", text(ref["name"])));
+    }
+  }
+  CHECK(bindings == 2);
+
+  const std::map<RuleKey, std::set<std::string>> expected{
+      {{"autoscaling.k8s.io", "verticalpodautoscalers"}, {"get", "list", "watch", "create"}},
+      {{"autoscaling.k8s.io", "verticalpodautoscalercheckpoints"}, {"get", "list", "watch"}},
+      {{"", "limitranges"}, {"get", "list", "watch"}},
+      {{"airflow-vpa-webhook.io", "airflowtasks"}, {"get", "list", "watch", "create", "update", "patch", "delete"}},
+      {{"airflow-vpa-webhook.io", "airflowtasks/status"}, {"get", "patch", "update"}},
+      {{"airflow-vpa-webhook.io", "airflowtasks/finalizers"}, {"update"}},
+      {{"*", "*/scale"}, {"get"}},
+  };
+  CHECK(grants == expected);
+
+  // The roles for people are aggregated into view/edit/admin and bound to nobody here.
+  for (const char* name : {"airflow-vpa-webhook-aggregate-to-view", "airflow-vpa-webhook-aggregate-to-edit"}) {
+    INFO(name);
+    const YAML::Node role = base().get("ClusterRole", name);
+    CHECK(text(role["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"]) == "true");
+    std::map<RuleKey, std::set<std::string>> role_grants;
+    add_rules(role_grants, role);
+    for (const auto& [key, verbs] : role_grants) CHECK(key.second == "airflowtasks");
+  }
+}
+
+TEST_CASE("the cert-manager overlay issues the serving certificate and injects its CA", "[manifests][cert-manager]") {
+  const Rendered& overlay = cert_manager();
+  const YAML::Node service = base().get("Service", kName);
+  const std::string service_dns = std::string(kName) + "." + std::string(kNamespace) + ".svc";
+
+  const YAML::Node serving = overlay.get("Certificate", "airflow-vpa-webhook-serving");
+  CHECK(text(serving["metadata"]["namespace"]) == kNamespace);
+  CHECK(text(serving["spec"]["secretName"]) == kSecret);
+  const auto dns = strings(serving["spec"]["dnsNames"]);
+  CHECK(std::find(dns.begin(), dns.end(), service_dns) != dns.end());
+  CHECK(std::find(dns.begin(), dns.end(), service_dns + ".cluster.local") != dns.end());
+  CHECK(text(service["metadata"]["name"]) + "." + text(service["metadata"]["namespace"]) + ".svc" == service_dns);
+
+  // serving <- CA Issuer (the CA Certificate's Secret) <- CA Certificate <- self-signed Issuer.
+  const YAML::Node ca_issuer = overlay.get("Issuer", text(serving["spec"]["issuerRef"]["name"]));
+  const YAML::Node ca_cert = overlay.get("Certificate", "airflow-vpa-webhook-ca");
+  CHECK(text(ca_issuer["spec"]["ca"]["secretName"]) == text(ca_cert["spec"]["secretName"]));
+  CHECK(ca_cert["spec"]["isCA"].as<bool>());
+  const YAML::Node root = overlay.get("Issuer", text(ca_cert["spec"]["issuerRef"]["name"]));
+  CHECK(root["spec"]["selfSigned"].IsMap());
+  for (const YAML::Node& doc : overlay.of_kind("Issuer")) CHECK(text(doc["metadata"]["namespace"]) == kNamespace);
+
+  const YAML::Node mwc = overlay.get("MutatingWebhookConfiguration", kName);
+  CHECK(text(mwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]) ==
+        std::string(kNamespace) + "/airflow-vpa-webhook-serving");
+  CHECK(!base().get("MutatingWebhookConfiguration", kName)["metadata"]["annotations"].IsDefined());
+
+  // Everything else is the base, unchanged.
+  for (const YAML::Node& doc : base().all()) {
+    const std::string kind = doc["kind"].as<std::string>();
+    const std::string name = doc["metadata"]["name"].as<std::string>();
+    INFO(kind << " " << name);
+    const YAML::Node same = overlay.get(kind, name);
+    if (kind == "MutatingWebhookConfiguration") {
+      CHECK(YAML::Dump(same["webhooks"]) == YAML::Dump(doc["webhooks"]));
+    } else {
+      CHECK(YAML::Dump(same) == YAML::Dump(doc));
+    }
+  }
+  CHECK(overlay.all().size() == base().all().size() + 4);
+}
+
+TEST_CASE("the example AirflowTask and VPA are the ones the webhook would provision", "[manifests][examples]") {
+  const auto docs =
+      YAML::LoadAllFromFile((repo_root() / "manifests/examples/etl-daily-load.yaml").string());
+  REQUIRE(docs.size() == 2);
+  const YAML::Node task = docs[0];
+  const YAML::Node vpa = docs[1];
+  REQUIRE(text(task["kind"]) == "AirflowTask");
+  REQUIRE(text(vpa["kind"]) == "VerticalPodAutoscaler");
+
+  const std::string namespace_name = text(task["metadata"]["namespace"]);
+  const avw::core::TaskKey key{namespace_name, "etl_daily", "load", avw::core::Launcher::PodOperator};
+  const avw::core::TaskLabelKeys label_keys;
+  CHECK(text(task["apiVersion"]) == "airflow-vpa-webhook.io/v1alpha1");
+  CHECK(text(task["metadata"]["name"]) == avw::core::task_object_name(key));
+  CHECK(text(task["spec"]["dagId"]) == key.dag_id);
+  CHECK(text(task["spec"]["taskId"]) == key.task_id);
+  CHECK(text(task["spec"]["launcher"]) == avw::core::to_string(key.launcher));
+  CHECK(text(task["spec"]["selector"]) == avw::core::task_selector(key, label_keys).to_string());
+  CHECK(task["spec"]["replicas"].as<int>() == 0);
+
+  CHECK(text(vpa["apiVersion"]) == "autoscaling.k8s.io/v1");
+  CHECK(text(vpa["metadata"]["namespace"]) == text(task["metadata"]["namespace"]));
+  CHECK(text(vpa["metadata"]["name"]) == text(task["metadata"]["name"]));
+  const YAML::Node target = vpa["spec"]["targetRef"];
+  CHECK(text(target["apiVersion"]) == text(task["apiVersion"]));
+  CHECK(text(target["kind"]) == "AirflowTask");
+  CHECK(text(target["name"]) == text(task["metadata"]["name"]));
+  CHECK(text(vpa["spec"]["updatePolicy"]["updateMode"]) == "Off");
+  for (const YAML::Node& policy : vpa["spec"]["resourcePolicy"]["containerPolicies"]) {
+    if (policy["mode"].IsDefined() && text(policy["mode"]) == "Off") continue;
+    INFO(text(policy["containerName"]));
+    CHECK(strings(policy["controlledResources"]) == std::vector<std::string>{"cpu", "memory"});
+  }
+
+  // The pods of the example DAG's task (the captured KPO pod is one) are what it selects.
+  const YAML::Node pod = YAML::LoadFile((fs::path(AVW_FIXTURES_DIR) / "inputs/kpo-pod.yaml").string());
+  const Labels pod_labels(pod["metadata"]["labels"]);
+  const auto selector = Selector::parse(text(task["spec"]["selector"]));
+  REQUIRE(selector.has_value());
+  CHECK(selector->matches(pod_labels.set()));
+}
+
+TEST_CASE("the Grafana dashboard queries metrics the server exposes, by labels it sets", "[manifests][grafana]") {
+  // JSON is a subset of YAML's flow style.
+  const YAML::Node dashboard =
+      YAML::LoadFile((repo_root() / "manifests/grafana/airflow-vpa-webhook-dashboard.json").string());
+  CHECK(text(dashboard["uid"]) == "airflow-vpa-webhook");
+  std::vector<std::string> queries;
+  for (const YAML::Node& panel : dashboard["panels"]) {
+    for (const YAML::Node& target : panel["targets"]) queries.push_back(text(target["expr"]));
+  }
+  REQUIRE(queries.size() > 10);
+
+  // The real server, with the example recommendations, scraped once.
+  const TempDir dir;
+  const avw::test::TestCa ca;
+  ca.write_certificate(dir.file("ca.pem"));
+  ca.issue(dir.file("tls.crt"), dir.file("tls.key"), avw::test::server_certificate(2));
+  const std::string log_file = dir.file("server.log");
+  avw::test::Subprocess server({AVW_BINARY, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("tls.crt"),
+                                "--tls-key", dir.file("tls.key"), "--recommendations",
+                                (repo_root() / "manifests/examples/recommendations.json").string(), "--threads",
+                                "1", "--log-format", "text"},
+                               avw::test::stdio("/dev/null", log_file));
+  std::optional<std::uint16_t> port;
+  avw::test::eventually([&] {
+    port = logged_port(log_file);
+    return port.has_value() || server.wait_for({}).has_value();
+  });
+  INFO(avw::test::read_file(log_file));
+  REQUIRE(port.has_value());
+  const auto scrape = avw::test::HttpsClient(*port, avw::test::trusting(dir.file("ca.pem"))).request("GET", "/metrics");
+  REQUIRE(scrape.status == 200);
+  const Exposition exposed = parse_exposition(scrape.body);
+
+  for (const std::string& expr : queries) {
+    INFO("query: " << expr);
+    const PromQuery q = parse_query(expr);
+    REQUIRE(!q.metrics.empty());
+    for (const std::string& metric : q.metrics) {
+      INFO("metric " << metric);
+      if (metric.rfind("avw_kube_", 0) == 0) {
+        // The Kubernetes API source registers these, and it needs a cluster to run.
+        CHECK(kApiSourceMetrics.count(metric) == 1);
+        continue;
+      }
+      const auto series = exposed.find(metric);
+      REQUIRE(series != exposed.end());
+      for (const std::string& label : q.grouping) {
+        INFO("grouped by " << label);
+        CHECK(std::any_of(series->second.begin(), series->second.end(),
+                          [&](const auto& labels) { return labels.count(label) == 1; }));
+      }
+      for (const auto& [label, value] : q.matchers) {
+        if (label == "job") continue;  // set by Prometheus, not by the server
+        INFO("matched by " << label << " = " << value);
+        CHECK(std::any_of(series->second.begin(), series->second.end(), [&](const auto& labels) {
+          const auto it = labels.find(label);
+          return it != labels.end() && it->second == value;
+        }));
+      }
+    }
+  }
+}
+
+TEST_CASE("install-certs trusts its CA in both webhooks before it writes the serving Secret", "[manifests][certs]") {
+  const FakeKubectl kubectl;
+  const TempDir out;
+  const CommandResult r = install_certs(kubectl, out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+
+  const std::string ca = avw::test::read_file(out.file("ca.crt"));
+  const auto bundles = patched_bundles(kubectl);
+  REQUIRE(bundles.size() == 2);
+  for (const std::string& bundle : bundles) CHECK(bundle.find(ca) == 0);
+  CHECK(count_certificates(bundles[0]) == 1);
+
+  // The Secret is the serving certificate, piped from a client-side dry run into apply.
+  const std::string applied = avw::test::read_file(kubectl.file("applied.yaml"));
+  CHECK(applied.find("kind: Secret") == 0);
+  CHECK(applied.find(avw::test::read_file(out.file("tls.crt")).substr(0, 40)) != std::string::npos);
+  CHECK(applied.find(out.file("tls.key")) != std::string::npos);
+
+  const auto calls = kubectl.calls();
+  const auto position = [&](std::string_view prefix) {
+    const auto it = std::find_if(calls.begin(), calls.end(), [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
+    INFO("call " << prefix);
+    REQUIRE(it != calls.end());
+    return it - calls.begin();
+  };
+  CHECK(position("patch mutatingwebhookconfiguration") < position("-n airflow-vpa-webhook create secret tls"));
+
+  // The API server checks the certificate against the Service's name.
+  const std::string cert = shell_quote(out.file("tls.crt"));
+  const CommandResult verify = run_command("openssl verify -CAfile " + shell_quote(out.file("ca.crt")) + " " + cert);
+  CHECK(verify.exit_code == 0);
+  const CommandResult san = run_command("openssl x509 -noout -ext subjectAltName -in " + cert);
+  CHECK(san.out.find("DNS:airflow-vpa-webhook.airflow-vpa-webhook.svc") != std::string::npos);
+}
+
+TEST_CASE("install-certs keeps the previous CA trusted for one run after --new-ca", "[manifests][certs]") {
+  const FakeKubectl kubectl;
+  const TempDir out;
+  REQUIRE(install_certs(kubectl, out).exit_code == 0);
+  const std::string first_ca = avw::test::read_file(out.file("ca.crt"));
+  kubectl.set_current_ca_bundle(avw::core::base64_encode(first_ca));
+
+  SECTION("a renewal reuses the CA, so the caBundle stays the same") {
+    REQUIRE(install_certs(kubectl, out).exit_code == 0);
+    CHECK(avw::test::read_file(out.file("ca.crt")) == first_ca);
+    for (const std::string& bundle : patched_bundles(kubectl)) CHECK(bundle.find(first_ca) == 0);
+  }
+  SECTION("a new CA is trusted next to the previous one, then alone") {
+    const CommandResult r = install_certs(kubectl, out, "--new-ca");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const std::string second_ca = avw::test::read_file(out.file("ca.crt"));
+    REQUIRE(second_ca != first_ca);
+    for (const std::string& bundle : patched_bundles(kubectl)) {
+      CHECK(count_certificates(bundle) == 2);
+      CHECK(bundle.find(second_ca) == 0);
+      CHECK(bundle.find(first_ca) != std::string::npos);
+    }
+
+    kubectl.set_current_ca_bundle(avw::core::base64_encode(second_ca + first_ca));
+    REQUIRE(install_certs(kubectl, out).exit_code == 0);
+    for (const std::string& bundle : patched_bundles(kubectl)) CHECK(bundle == second_ca);
+  }
+}
+
+TEST_CASE("install-certs stops with a hint when the manifests are not applied", "[manifests][certs]") {
+  const FakeKubectl kubectl(/*webhook_configuration_exists=*/false);
+  const TempDir out;
+  const CommandResult r = install_certs(kubectl, out);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("kubectl apply -k manifests/") != std::string::npos);
+  CHECK(!fs::exists(kubectl.file("patch.json")));
+  CHECK(!fs::exists(kubectl.file("applied.yaml")));
+}
