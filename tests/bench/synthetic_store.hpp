@@ -1,0 +1,18 @@
+// Synthetic recommendation stores of realistic shape for the benchmarks: one AirflowTask and
+// one VPA (two containers, a `*` policy, a recommendation) per task, spread over namespaces.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace avw::bench {
+
+/// A `List` document with `tasks` AirflowTasks and their VPAs in `namespaces` namespaces,
+/// plus the task etl_daily/load (KubernetesPodOperator) in namespace `airflow` that the
+/// captured KPO pod belongs to.
+std::string synthetic_store_json(std::size_t tasks, std::size_t namespaces = 20);
+
+/// An AdmissionReview of a KubernetesPodOperator pod of roughly `bytes` bytes (env vars pad it).
+std::string large_review_json(std::size_t bytes);
+
+}  // namespace avw::bench
