@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "avw/core/admission.hpp"
+#include "avw/core/task.hpp"
 #include "harness.hpp"
 #include "support/fixtures.hpp"
 #include "support/json_patch.hpp"
@@ -109,4 +110,45 @@ TEST_CASE("with the live source, a VPA without a checkpoint is held back by the 
   REQUIRE(r.status == 200);
   CHECK_FALSE(json_has(r.body, "/response/patch"));
   CHECK(json_at(r.body, "/response/auditAnnotations/gates") == "history");
+}
+
+TEST_CASE("task pods admitted on /mutate and /audit are provisioned, server-side dry runs never", "[server][kube][provision]") {
+  FakeApiServer api;
+  KubeServer server(api, {"--min-history", "0", "--min-samples", "0"});
+  const ClientOptions options = trusting(server.dir.file("ca.pem"));
+  REQUIRE(eventually([&] { return HttpsClient(server.port, options).request("GET", "/readyz").status == 200; }));
+  auto name_of = [](std::string_view task) {
+    return core::task_object_name({"airflow", "etl_daily", task, core::Launcher::PodOperator});
+  };
+
+  // A server-side dry run (kubectl create --dry-run=server) of the load task.
+  HttpsClient client(server.port, options);
+  REQUIRE(client.request("POST", "/mutate", read_fixture("admission/dryrun.json")).status == 200);
+  // Then a pod of another task in an audit namespace: observations are handled in order, so
+  // once this one is provisioned the dry run would have been too.
+  const std::string report = std::regex_replace(read_fixture("admission/kpo-pod.json"),
+                                                std::regex(R"("task_id": "load")"), R"("task_id": "report")");
+  REQUIRE(client.request("POST", "/audit", report).status == 200);
+  CHECK(eventually([&] { return api.get("verticalpodautoscalers", "airflow", name_of("report")).has_value(); }));
+  CHECK(api.get("airflowtasks", "airflow", name_of("report")).has_value());
+  CHECK_FALSE(api.get("airflowtasks", "airflow", name_of("load")).has_value());
+
+  // The real pod of the load task is provisioned.
+  REQUIRE(client.request("POST", "/mutate", read_fixture("admission/kpo-pod.json")).status == 200);
+  CHECK(eventually([&] { return api.get("verticalpodautoscalers", "airflow", name_of("load")).has_value(); }));
+  const auto task = api.get("airflowtasks", "airflow", name_of("load"));
+  REQUIRE(task);
+  CHECK(json_at(*task, "/status/selector") == "dag_id=etl_daily,kubernetes_pod_operator=True,task_id=load");
+}
+
+TEST_CASE("--disable-provisioning creates nothing", "[server][kube][provision]") {
+  FakeApiServer api;
+  KubeServer server(api, {"--disable-provisioning"});
+  const ClientOptions options = trusting(server.dir.file("ca.pem"));
+  REQUIRE(eventually([&] { return HttpsClient(server.port, options).request("GET", "/readyz").status == 200; }));
+  const std::size_t before = api.object_count("airflowtasks");
+  REQUIRE(HttpsClient(server.port, options).request("POST", "/mutate", read_fixture("admission/kpo-pod.json")).status == 200);
+  // The answer was written after the decision, and observe() would have been queued before it;
+  // give the control thread a moment and check nothing arrived.
+  CHECK_FALSE(eventually([&] { return api.object_count("airflowtasks") != before; }, std::chrono::milliseconds(500)));
 }
