@@ -107,10 +107,10 @@ class DepthLimitedHandler {
     return document_.RawNumber(str, length, copy);
   }
   bool String(const char* str, rapidjson::SizeType length, bool copy) {
-    return document_.String(str, length, copy);
+    return well_formed(str, length) && document_.String(str, length, copy);
   }
   bool Key(const char* str, rapidjson::SizeType length, bool copy) {
-    return document_.Key(str, length, copy);
+    return well_formed(str, length) && document_.Key(str, length, copy);
   }
   bool StartObject() { return enter() && document_.StartObject(); }
   bool EndObject(rapidjson::SizeType members) {
@@ -124,8 +124,23 @@ class DepthLimitedHandler {
   }
 
   bool too_deep() const { return too_deep_; }
+  bool lone_surrogate() const { return lone_surrogate_; }
 
  private:
+  // RapidJSON 1.1.0 decodes an unpaired `\uDC00`..`\uDFFF` escape into bytes ED B0..BF xx,
+  // which are not UTF-8 (fixed upstream after 1.1.0). The raw body is validated as UTF-8, so
+  // such a sequence in a decoded string can only come from that escape: refuse it, or the
+  // response would echo invalid UTF-8.
+  bool well_formed(const char* str, rapidjson::SizeType length) {
+    for (rapidjson::SizeType i = 0; i + 1 < length; ++i) {
+      if (static_cast<unsigned char>(str[i]) == 0xED && (static_cast<unsigned char>(str[i + 1]) & 0xE0) == 0xA0) {
+        lone_surrogate_ = true;
+        return false;
+      }
+    }
+    return true;
+  }
+
   bool enter() {
     if (depth_ == kMaxDepth) {
       too_deep_ = true;
@@ -138,6 +153,7 @@ class DepthLimitedHandler {
   rapidjson::Document& document_;
   unsigned depth_ = 0;
   bool too_deep_ = false;
+  bool lone_surrogate_ = false;
 };
 
 void parse_json(std::string_view body, rapidjson::Document& document) {
@@ -145,17 +161,23 @@ void parse_json(std::string_view body, rapidjson::Document& document) {
   rapidjson::MemoryStream stream(body.data(), body.size());
   rapidjson::ParseResult result;
   bool too_deep = false;
+  bool lone_surrogate = false;
   auto generate = [&](rapidjson::Document& target) {
     DepthLimitedHandler handler(target);
     rapidjson::Reader reader;
     result = reader.Parse<kParseFlags>(stream, handler);
     too_deep = handler.too_deep();
+    lone_surrogate = handler.lone_surrogate();
     return !result.IsError();
   };
   document.Populate(generate);
   if (too_deep) {
     throw DecodeError("AdmissionReview is nested deeper than " + std::to_string(kMaxDepth) +
                       " levels");
+  }
+  if (lone_surrogate) {
+    throw DecodeError("AdmissionReview is not valid JSON: unpaired UTF-16 surrogate escape (before byte " +
+                      std::to_string(result.Offset()) + ")");
   }
   if (result.IsError()) {
     throw DecodeError(std::string("AdmissionReview is not valid JSON: ") +

@@ -96,7 +96,10 @@ std::vector<PatchOp> build_patch(const Pod& pod, const std::vector<ContainerPlan
 void add_warning(Decision& d, const Config& config, std::string text) {
   if (d.warnings.size() >= config.max_warnings) return;
   if (text.size() > config.max_warning_length) {
-    text.resize(config.max_warning_length >= 3 ? config.max_warning_length - 3 : 0);
+    std::size_t cut = config.max_warning_length >= 3 ? config.max_warning_length - 3 : 0;
+    // Never inside a UTF-8 sequence: the response must stay valid UTF-8.
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text.resize(cut);
     text += "...";
   }
   d.warnings.push_back(std::move(text));

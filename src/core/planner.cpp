@@ -180,6 +180,11 @@ std::optional<ResourceChange> plan_resource(const ResourceContext& ctx, const Qu
   change.old_request = c.requests[r];
   change.old_limit = c.limits[r];
 
+  if (change.old_request && change.old_limit && *change.old_request > *change.old_limit) {
+    // The API server rejects this pod on its own; repairing it is not the webhook's call.
+    notes.push_back(note_for(c.name, r, "left alone: its request is above its limit"));
+    return std::nullopt;
+  }
   if (value.is_negative() || value.is_zero()) {
     notes.push_back(note_for(c.name, r, "left alone: the recommendation is zero"));
     return std::nullopt;

@@ -686,3 +686,13 @@ TEST_CASE("base64 decoding rejects a NUL byte inside the text", "[admission][bas
   CHECK(avw::core::base64_decode("Zm9vAA==").has_value());
   CHECK_FALSE(avw::core::base64_decode(std::string("Zm9v\0A==", 8)).has_value());
 }
+
+TEST_CASE("a lone low surrogate escape is a decode error", "[admission]") {
+  const std::string body =
+      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-\udc00","operation":"CREATE"}})";
+  CHECK_THROWS_WITH(avw::core::ParsedReview(body), Catch::Contains("unpaired UTF-16 surrogate escape"));
+  // A proper pair is fine.
+  const std::string paired =
+      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-\ud83d\ude00","operation":"CREATE"}})";
+  CHECK_NOTHROW(avw::core::ParsedReview(paired));
+}

@@ -349,3 +349,24 @@ TEST_CASE("the captured KPO pod gets the recorded recommendation", "[decision][f
   CHECK(json_at(pod, "/spec/containers/1/name") == "airflow-xcom-sidecar");
   CHECK(json_at(pod, "/spec/containers/1/resources/requests/cpu") == "25m");
 }
+
+TEST_CASE("a truncated warning never splits a UTF-8 character", "[decision]") {
+  std::string annotation = R"("airflow-vpa-webhook.io/recommendation":"x)";
+  for (int i = 0; i < 80; ++i) annotation += "\xc3\xa9";  // é
+  annotation += "\"";
+  auto o = run(pod_json(R"([{"name":"base","image":"x"}])", kKpoLabels, annotation), store_json(kBaseRec));
+  REQUIRE(o.decision.warnings.size() == 1);
+  const std::string& w = o.decision.warnings[0];
+  CHECK(w.size() <= 120);
+  REQUIRE(w.size() >= 4);
+  // The byte before "..." ends a character: it is ASCII or the last byte of "é".
+  const auto last = static_cast<unsigned char>(w[w.size() - 4]);
+  CHECK((last < 0x80 || last == 0xa9));
+}
+
+TEST_CASE("a pod whose request is above its limit is left as it asked", "[decision]") {
+  auto o = run(pod_json(R"([{"name":"base","image":"x","resources":{"requests":{"memory":"8Gi"},"limits":{"memory":"1Gi"}}}])"),
+               store_json(kBaseRec, R"({"containerName":"*","controlledValues":"RequestsOnly"})"));
+  CHECK(at(o, "/spec/containers/0/resources/requests/memory") == "8Gi");
+  CHECK_THAT(o.decision.reason, Catch::Contains("memory left alone: its request is above its limit"));
+}

@@ -1,0 +1,148 @@
+// Fuzzes core::decode_objects (what the recommendations file and API list pages go through)
+// and core::Snapshot::build, then queries the snapshot.
+//
+// Checked for every input:
+//   - decode_objects throws nothing but DecodeError, and each skipped object leaves one line;
+//   - the snapshot never holds more than was decoded;
+//   - find_vpa() agrees with a brute-force search over the decoded VPAs (last object of a
+//     namespace/name kept; update mode allowed; target present with a selector that is
+//     neither empty nor `nothing` and matches; the oldest by creationTimestamp, then name,
+//     with an unreadable timestamp sorting last), for pods labelled after each target's
+//     selector and for an unlabelled pod;
+//   - the other lookups (target_of, limit_ranges, checkpoint, namespace_annotations) answer.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "avw/core/admission.hpp"
+#include "avw/core/objects.hpp"
+#include "avw/core/store.hpp"
+#include "fuzz_support.hpp"
+
+using namespace avw::core;
+using avw::fuzz::fuzz_require;
+
+namespace {
+
+constexpr std::size_t kMaxQueries = 64;
+
+std::int64_t created_of(const Vpa& vpa) {
+  return parse_rfc3339(vpa.meta.creation_timestamp).value_or(std::numeric_limits<std::int64_t>::max());
+}
+
+// The VPA that should govern a pod, found the slow way.
+const Vpa* brute_force(const std::vector<const Vpa*>& vpas, const Snapshot& snapshot, const StoreOptions& options,
+                       std::string_view namespace_, const LabelSet& labels) {
+  const Vpa* best = nullptr;
+  for (const Vpa* vpa : vpas) {
+    if (vpa->meta.namespace_ != namespace_) continue;
+    const auto& allowed = options.allowed_update_modes;
+    if (std::find(allowed.begin(), allowed.end(), vpa->update_mode) == allowed.end()) continue;
+    const ScaleTarget* target = snapshot.target_of(*vpa);
+    if (target == nullptr || target->selector.empty() || target->selector.is_nothing()) continue;
+    if (!target->selector.matches(labels)) continue;
+    if (best == nullptr || std::make_tuple(created_of(*vpa), std::string_view(vpa->meta.name)) <
+                               std::make_tuple(created_of(*best), std::string_view(best->meta.name))) {
+      best = vpa;
+    }
+  }
+  return best;
+}
+
+// Labels that satisfy the positive requirements of a selector (views into the selector).
+LabelSet labels_for(const Selector& selector) {
+  LabelSet labels;
+  for (const Requirement& r : selector.requirements()) {
+    switch (r.op) {
+      case Requirement::Operator::Equals:
+      case Requirement::Operator::In: labels.set(r.key, r.values.front()); break;
+      case Requirement::Operator::Exists: labels.set(r.key, "x"); break;
+      default: break;
+    }
+  }
+  return labels;
+}
+
+void check_find_vpa(const std::vector<const Vpa*>& vpas, const Snapshot& snapshot, const StoreOptions& options,
+                    std::string_view namespace_, const LabelSet& labels) {
+  const Vpa* got = snapshot.find_vpa(namespace_, labels);
+  const Vpa* want = brute_force(vpas, snapshot, options, namespace_, labels);
+  if (got == nullptr && want == nullptr) return;
+  fuzz_require(got != nullptr, "find_vpa missed the governing VPA", std::string(namespace_) + "/" + want->meta.name);
+  fuzz_require(want != nullptr, "find_vpa found a VPA that governs nothing",
+               std::string(namespace_) + "/" + got->meta.name);
+  fuzz_require(got->meta.namespace_ == want->meta.namespace_ && got->meta.name == want->meta.name,
+               "find_vpa did not pick the oldest VPA", got->meta.name + " instead of " + want->meta.name);
+  const ScaleTarget* target = snapshot.target_of(*got);
+  fuzz_require(target != nullptr && target->selector.matches(labels), "the winner's target does not select the pod",
+               got->meta.name);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  DecodedObjects objects;
+  try {
+    objects = decode_objects(avw::fuzz::as_view(data, size));
+  } catch (const DecodeError& e) {
+    fuzz_require(std::string_view(e.what()).size() > 0, "DecodeError without a message");
+    return 0;
+  }
+  for (const std::string& error : objects.errors) {
+    fuzz_require(!error.empty() && error.find('\n') == std::string::npos, "an object error is not one line", error);
+  }
+
+  const DecodedObjects decoded = objects;  // build() consumes its argument
+  const StoreOptions options;
+  const auto snapshot = Snapshot::build(std::move(objects), options);
+  fuzz_require(snapshot != nullptr, "build returned no snapshot");
+  fuzz_require(snapshot->vpa_count() <= decoded.vpas.size() && snapshot->target_count() <= decoded.targets.size() &&
+                   snapshot->limit_range_count() <= decoded.limit_ranges.size() &&
+                   snapshot->checkpoint_count() <= decoded.checkpoints.size(),
+               "the snapshot holds more objects than were decoded");
+  fuzz_require(snapshot->has_checkpoints() == !decoded.checkpoints.empty(), "has_checkpoints() is wrong");
+
+  // The last VPA of each namespace/name is the one the snapshot keeps.
+  std::map<std::pair<std::string_view, std::string_view>, const Vpa*> last;
+  for (const Vpa& vpa : decoded.vpas) last[{vpa.meta.namespace_, vpa.meta.name}] = &vpa;
+  std::vector<const Vpa*> kept;
+  kept.reserve(last.size());
+  for (const auto& [key, vpa] : last) kept.push_back(vpa);
+
+  std::size_t queries = 0;
+  for (const Vpa* vpa : kept) {
+    if (queries++ == kMaxQueries) break;
+    check_find_vpa(kept, *snapshot, options, vpa->meta.namespace_, LabelSet{});
+    if (const ScaleTarget* target = snapshot->target_of(*vpa)) {
+      check_find_vpa(kept, *snapshot, options, vpa->meta.namespace_, labels_for(target->selector));
+    }
+    for (const ContainerRecommendation& r : vpa->recommendations) {
+      (void)snapshot->checkpoint(vpa->meta.namespace_, vpa->meta.name, r.container_name);
+      (void)vpa->policy_for(r.container_name);
+      fuzz_require(vpa->recommendation_for(r.container_name) != nullptr, "recommendation_for lost a container",
+                   r.container_name);
+    }
+  }
+  for (const LimitRange& range : decoded.limit_ranges) {
+    const auto& ranges = snapshot->limit_ranges(range.meta.namespace_);
+    fuzz_require(!ranges.empty(), "a namespace's LimitRange is missing", range.meta.namespace_);
+  }
+  // Checkpoints too: the last of a namespace/name replaces the others, and each kept one is found.
+  std::map<std::pair<std::string_view, std::string_view>, const Checkpoint*> last_checkpoint;
+  for (const Checkpoint& c : decoded.checkpoints) last_checkpoint[{c.meta.namespace_, c.meta.name}] = &c;
+  for (const auto& [key, c] : last_checkpoint) {
+    fuzz_require(snapshot->checkpoint(c->meta.namespace_, c->vpa_name, c->container_name) != nullptr,
+                 "a checkpoint is missing", c->meta.name);
+  }
+  for (const NamespaceInfo& ns : decoded.namespaces) {
+    fuzz_require(snapshot->namespace_annotations(ns.meta.name) != nullptr, "a namespace is missing", ns.meta.name);
+  }
+  return 0;
+}
