@@ -141,7 +141,7 @@ TEST_CASE("task pods admitted on /mutate and /audit are provisioned, server-side
   CHECK(json_at(*task, "/status/selector") == "dag_id=etl_daily,kubernetes_pod_operator=True,task_id=load");
 }
 
-TEST_CASE("--disable-provisioning creates nothing", "[server][kube][provision]") {
+TEST_CASE("with --disable-provisioning nothing is created", "[server][kube][provision]") {
   FakeApiServer api;
   KubeServer server(api, {"--disable-provisioning"});
   const ClientOptions options = trusting(server.dir.file("ca.pem"));
