@@ -443,6 +443,29 @@ ParsedReview::~ParsedReview() = default;
 ParsedReview::ParsedReview(ParsedReview&&) noexcept = default;
 ParsedReview& ParsedReview::operator=(ParsedReview&&) noexcept = default;
 
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20) {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+}
+
 void append_json_pointer_token(std::string& out, std::string_view token) {
   out.reserve(out.size() + token.size());
   for (const char c : token) {

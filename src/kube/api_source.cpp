@@ -1,4 +1,5 @@
 #include "avw/kube/api_source.hpp"
+#include "avw/kube/log_exception.hpp"
 
 #include <array>
 #include <atomic>
@@ -162,17 +163,6 @@ TargetLookup target_lookup(const std::string& namespace_, const core::TargetRef&
   return {std::move(path), scale};
 }
 
-auto log_exception(std::string what) {
-  return [what = std::move(what)](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("kube: {} ended with an exception: {}", what, ex.what());
-    }
-  };
-}
-
 // Watch event types, indexed by core::WatchEvent::Type.
 constexpr std::array<const char*, 5> kEventTypes = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"};
 
@@ -253,9 +243,9 @@ class State : public std::enable_shared_from_this<State> {
     publish_ = std::move(publish);
     started_at_ = Clock::now();
     for (auto& s : streams_) {
-      net::co_spawn(context_, run_stream(shared_from_this(), s.get()), log_exception("watch of " + s->label()));
+      net::co_spawn(context_, run_stream(shared_from_this(), s.get()), log_exception("kube", "watch of " + s->label()));
     }
-    net::co_spawn(context_, run_scale_lookups(shared_from_this()), log_exception("scale lookups"));
+    net::co_spawn(context_, run_scale_lookups(shared_from_this()), log_exception("kube", "scale lookups"));
   }
 
   void stop() {
@@ -542,7 +532,7 @@ class State : public std::enable_shared_from_this<State> {
     dirty_ = true;
     if (rebuild_scheduled_ || stopped_ || !all_listed()) return;
     rebuild_scheduled_ = true;
-    net::co_spawn(context_, rebuild_soon(shared_from_this()), log_exception("snapshot rebuild"));
+    net::co_spawn(context_, rebuild_soon(shared_from_this()), log_exception("kube", "snapshot rebuild"));
   }
 
   static net::awaitable<void> rebuild_soon(std::shared_ptr<State> self) {

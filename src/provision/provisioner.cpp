@@ -1,4 +1,5 @@
 #include "avw/provision/provisioner.hpp"
+#include "avw/kube/log_exception.hpp"
 
 #include <atomic>
 #include <compare>
@@ -73,16 +74,6 @@ Attempt failed(const std::string& what, const kube::Response& r) {
           what + ": " + kube::describe(r)};
 }
 
-auto log_exception(std::string what) {
-  return [what = std::move(what)](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("provision: {} ended with an exception: {}", what, ex.what());
-    }
-  };
-}
 
 class State : public std::enable_shared_from_this<State> {
  public:
@@ -133,7 +124,7 @@ class State : public std::enable_shared_from_this<State> {
     net::post(context_, [self = shared_from_this()] {
       if (self->stopped_ || self->gc_running_) return;
       self->gc_running_ = true;
-      net::co_spawn(self->context_, run_gc(self), log_exception("garbage collection"));
+      net::co_spawn(self->context_, run_gc(self), kube::log_exception("provision", "garbage collection"));
     });
   }
 
@@ -188,7 +179,7 @@ class State : public std::enable_shared_from_this<State> {
       return;
     }
     e.busy = true;
-    net::co_spawn(context_, upkeep(shared_from_this(), it->first), log_exception("provisioning " + it->first.label()));
+    net::co_spawn(context_, upkeep(shared_from_this(), it->first), kube::log_exception("provision", "provisioning " + it->first.label()));
   }
 
   // Creates (or refreshes) one task until it succeeds, fails for good, or stop() is called.

@@ -5,10 +5,11 @@
 #include <string>
 #include <string_view>
 
+#include "avw/core/admission.hpp"
+
 namespace avw::server {
 
 inline void append_field(std::string& out, std::string_view key, std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out += ' ';
   out += key;
   out += '=';
@@ -25,23 +26,7 @@ inline void append_field(std::string& out, std::string_view key, std::string_vie
     out += value;
     return;
   }
-  out += '"';
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c < 0x20) {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
+  core::append_json_string(out, value);
 }
 
 }  // namespace avw::server

@@ -106,6 +106,10 @@ struct PatchOp {
 /// RFC 6901 escaping of one reference token (`~` -> `~0`, `/` -> `~1`), appended to `out`.
 void append_json_pointer_token(std::string& out, std::string_view token);
 
+/// `text` as a JSON string literal (quotes included, `"` `\\` and control characters escaped),
+/// appended to `out`. For hand-built JSON such as log lines; the codec itself uses RapidJSON.
+void append_json_string(std::string& out, std::string_view text);
+
 /// The patch as a compact JSON array.
 std::string patch_to_json(const std::vector<PatchOp>& patch);
 
