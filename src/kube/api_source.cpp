@@ -36,13 +36,15 @@ inline constexpr auto use_nothrow_awaitable = net::as_tuple(net::use_awaitable);
 
 constexpr std::string_view kAirflowTaskGroup = "airflow-vpa-webhook.io";
 
-enum class Kind : std::uint8_t { Vpa, AirflowTask, LimitRange, Checkpoint };
+enum class Kind : std::uint8_t { Vpa, AirflowTask, LimitRange, Checkpoint, Namespace };
+constexpr std::size_t kKinds = 5;
 
 struct Resource {
   Kind kind;
   std::string_view api_prefix;  // "/apis/<group>/<version>" or "/api/v1"
   std::string_view plural;      // also the metric label
   bool optional;                // a missing CRD (404 on list) counts as an empty list
+  bool cluster_scoped = false;  // one stream for the cluster, whatever the namespaces option
 };
 
 constexpr Resource kVpas{Kind::Vpa, "/apis/autoscaling.k8s.io/v1", "verticalpodautoscalers", false};
@@ -50,8 +52,10 @@ constexpr Resource kAirflowTasks{Kind::AirflowTask, "/apis/airflow-vpa-webhook.i
 constexpr Resource kLimitRanges{Kind::LimitRange, "/api/v1", "limitranges", false};
 constexpr Resource kCheckpoints{Kind::Checkpoint, "/apis/autoscaling.k8s.io/v1",
                                 "verticalpodautoscalercheckpoints", true};
+// Namespace annotations override the safety gates per namespace (core/gates.hpp).
+constexpr Resource kNamespaces{Kind::Namespace, "/api/v1", "namespaces", false, true};
 
-using Object = std::variant<core::Vpa, core::ScaleTarget, core::LimitRange, core::Checkpoint>;
+using Object = std::variant<core::Vpa, core::ScaleTarget, core::LimitRange, core::Checkpoint, core::NamespaceInfo>;
 using ObjectMap = std::unordered_map<std::string, Object>;  // "namespace/name" -> object
 
 std::string object_key(const core::ObjectMeta& meta) { return meta.namespace_ + "/" + meta.name; }
@@ -71,6 +75,7 @@ std::size_t take_objects(Kind kind, core::DecodedObjects& objects, ObjectMap& ma
     case Kind::AirflowTask: return move_all(objects.targets);
     case Kind::LimitRange: return move_all(objects.limit_ranges);
     case Kind::Checkpoint: return move_all(objects.checkpoints);
+    case Kind::Namespace: return move_all(objects.namespaces);
   }
   return 0;
 }
@@ -85,6 +90,7 @@ std::size_t erase_objects(Kind kind, const core::DecodedObjects& objects, Object
     case Kind::AirflowTask: return erase_all(objects.targets);
     case Kind::LimitRange: return erase_all(objects.limit_ranges);
     case Kind::Checkpoint: return erase_all(objects.checkpoints);
+    case Kind::Namespace: return erase_all(objects.namespaces);
   }
   return 0;
 }
@@ -220,10 +226,12 @@ class State : public std::enable_shared_from_this<State> {
                                             {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})) {
     std::vector<const Resource*> resources{&kVpas, &kAirflowTasks, &kLimitRanges};
     if (options_.watch_checkpoints) resources.push_back(&kCheckpoints);
+    if (options_.watch_namespaces) resources.push_back(&kNamespaces);
     std::vector<std::string> scopes = options_.namespaces;
     if (scopes.empty()) scopes.emplace_back();
+    const std::vector<std::string> cluster{std::string()};
     for (const Resource* r : resources) {
-      for (const auto& ns : scopes) {
+      for (const auto& ns : r->cluster_scoped ? cluster : scopes) {
         auto stream = std::make_unique<Stream>(*r, ns, options_.backoff);
         for (std::size_t i = 0; i < kEventTypes.size(); ++i) {
           stream->events[i] = &registry.counter(
@@ -233,7 +241,7 @@ class State : public std::enable_shared_from_this<State> {
         streams_.push_back(std::move(stream));
       }
     }
-    for (const char* kind : {"vpas", "targets", "limitranges", "checkpoints"}) {
+    for (const char* kind : {"vpas", "targets", "limitranges", "checkpoints", "namespaces"}) {
       store_gauges_.push_back(&registry.gauge("avw_kube_store_objects",
                                               "Objects in the published snapshot, by kind.", {{"kind", kind}}));
     }
@@ -555,12 +563,13 @@ class State : public std::enable_shared_from_this<State> {
     update_scale_wanted();
 
     core::DecodedObjects all;
-    std::size_t sizes[4] = {0, 0, 0, 0};
+    std::size_t sizes[kKinds] = {};
     for (const auto& s : streams_) sizes[static_cast<std::size_t>(s->resource.kind)] += s->items.size();
     all.vpas.reserve(sizes[0]);
     all.targets.reserve(sizes[1] + scale_entries_.size());
     all.limit_ranges.reserve(sizes[2]);
     all.checkpoints.reserve(sizes[3]);
+    all.namespaces.reserve(sizes[4]);
     for (const auto& s : streams_) {
       for (const auto& [key, object] : s->items) {
         std::visit(
@@ -569,7 +578,8 @@ class State : public std::enable_shared_from_this<State> {
               if constexpr (std::is_same_v<T, core::Vpa>) all.vpas.push_back(o);
               else if constexpr (std::is_same_v<T, core::ScaleTarget>) all.targets.push_back(o);
               else if constexpr (std::is_same_v<T, core::LimitRange>) all.limit_ranges.push_back(o);
-              else all.checkpoints.push_back(o);
+              else if constexpr (std::is_same_v<T, core::Checkpoint>) all.checkpoints.push_back(o);
+              else all.namespaces.push_back(o);
             },
             object);
       }
@@ -578,7 +588,7 @@ class State : public std::enable_shared_from_this<State> {
       if (entry.target) all.targets.push_back(*entry.target);
     }
     const std::size_t counts[] = {all.vpas.size(), all.targets.size(), all.limit_ranges.size(),
-                                  all.checkpoints.size()};
+                                  all.checkpoints.size(), all.namespaces.size()};
     const auto copied = Clock::now();
     auto snapshot = core::Snapshot::build(std::move(all), options_.store);
     auto ms = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
@@ -594,9 +604,9 @@ class State : public std::enable_shared_from_this<State> {
     if (publish_) publish_(std::move(snapshot));
     if (first) {
       synced_gauge_.set(1);
-      spdlog::info("kube: synced in {} ms: {} VPAs, {} targets, {} LimitRanges, {} checkpoints",
+      spdlog::info("kube: synced in {} ms: {} VPAs, {} targets, {} LimitRanges, {} checkpoints, {} namespaces",
                    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_at_).count(),
-                   counts[0], counts[1], counts[2], counts[3]);
+                   counts[0], counts[1], counts[2], counts[3], counts[4]);
     }
   }
 

@@ -1,9 +1,9 @@
 // File: api_source.hpp
 //
 // kube::ApiSource: recommendations from the Kubernetes API. For each resource it needs
-// (VerticalPodAutoscalers, AirflowTasks, LimitRanges, VerticalPodAutoscalerCheckpoints) it
-// lists (paginated) and then watches from the list's resourceVersion, keeping one map per
-// resource and namespace. Changes are coalesced and a new core::Snapshot is published.
+// (VerticalPodAutoscalers, AirflowTasks, LimitRanges, VerticalPodAutoscalerCheckpoints, and
+// Namespaces for their gate-override annotations) it lists (paginated) and then watches from
+// the list's resourceVersion, keeping one map per resource and namespace. Changes are coalesced and a new core::Snapshot is published.
 //
 //   - a watch that times out or drops resumes from the last resourceVersion seen (events and
 //     bookmarks both advance it);
@@ -63,6 +63,9 @@ struct ApiSourceOptions {
   std::chrono::milliseconds scale_refresh{300'000};
   /// Read VerticalPodAutoscalerCheckpoints (the history gate needs them).
   bool watch_checkpoints = true;
+  /// Read Namespaces (cluster-wide, whatever `namespaces` says): their annotations override
+  /// the safety gates per namespace.
+  bool watch_namespaces = true;
 };
 
 /// Builds the source. Throws ConfigError when `config` cannot be used (bad CA, key, URL).

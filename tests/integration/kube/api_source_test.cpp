@@ -16,6 +16,9 @@ using avw::test::SourceHarness;
 
 namespace {
 
+// One watch each for VPAs, AirflowTasks, LimitRanges, checkpoints and namespaces.
+constexpr std::size_t kWatches = 5;
+
 // The labels of the captured KubernetesPodOperator pod (tests/fixtures/admission/kpo-pod.json).
 LabelSet kpo_pod_labels() {
   return {{"airflow_kpo_in_cluster", "True"}, {"airflow_version", "2.10.3"}, {"dag_id", "etl_daily"},
@@ -88,7 +91,7 @@ TEST_CASE("watch events are reflected in the published snapshot", "[kube][watch]
   FakeApiServer api;
   SourceHarness h(avw::test::config_for(api), avw::test::fast_options());
   REQUIRE(h.wait_for_snapshot(converged_on_fixtures));
-  REQUIRE(h.wait_until([&] { return api.open_watches() == 4; }));
+  REQUIRE(h.wait_until([&] { return api.open_watches() == kWatches; }));
 
   SECTION("ADDED") {
     add_task(api, "etl-daily-report", "etl_daily", "report", "300m");
@@ -128,7 +131,7 @@ TEST_CASE("an expired resourceVersion makes the source list again and converge",
   FakeApiServer api;
   SourceHarness h(avw::test::config_for(api), avw::test::fast_options());
   REQUIRE(h.wait_for_snapshot(converged_on_fixtures));
-  REQUIRE(h.wait_until([&] { return api.open_watches() == 4; }));
+  REQUIRE(h.wait_until([&] { return api.open_watches() == kWatches; }));
 
   // The change reaches no watch: only a new list can show it.
   api.upsert_silently("airflowtasks", avw::test::make_airflow_task("airflow", "late", "dag_id=late,task_id=t,kubernetes_pod_operator=True"));
@@ -146,7 +149,7 @@ TEST_CASE("a connection dropped in the middle of an event resumes and converges"
   FakeApiServer api;
   SourceHarness h(avw::test::config_for(api), avw::test::fast_options());
   REQUIRE(h.wait_for_snapshot(converged_on_fixtures));
-  REQUIRE(h.wait_until([&] { return api.open_watches() == 4; }));
+  REQUIRE(h.wait_until([&] { return api.open_watches() == kWatches; }));
 
   api.drop_next_event_mid_chunk();
   api.upsert("verticalpodautoscalers", avw::test::make_vpa("airflow", "etl-daily-load", "etl-daily-load", "777m", "1Gi"));
@@ -166,13 +169,14 @@ TEST_CASE("API errors back off, then the source recovers and converges", "[kube]
 
   REQUIRE(h.wait_for_snapshot(converged_on_fixtures));
   std::uint64_t errors = 0;
-  for (const char* r : {"verticalpodautoscalers", "airflowtasks", "limitranges", "verticalpodautoscalercheckpoints"}) {
+  for (const char* r :
+       {"verticalpodautoscalers", "airflowtasks", "limitranges", "verticalpodautoscalercheckpoints", "namespaces"}) {
     errors += h.counter("avw_kube_api_errors_total", {{"resource", r}, {"code", std::to_string(status)}});
   }
   CHECK(errors == 6);
 
   // The same during a watch: errors on resume, then recovery.
-  REQUIRE(h.wait_until([&] { return api.open_watches() == 4; }));
+  REQUIRE(h.wait_until([&] { return api.open_watches() == kWatches; }));
   api.fail_next(status, 4);
   api.drop_watches();
   api.upsert("verticalpodautoscalers", avw::test::make_vpa("airflow", "etl-daily-load", "etl-daily-load", "321m", "1Gi"));
@@ -187,7 +191,7 @@ TEST_CASE("a rotated token is read again from the token file", "[kube][auth]") {
   config.token_file = dir.write("token", api.token() + "\n").string();
   SourceHarness h(config, avw::test::fast_options());
   REQUIRE(h.wait_for_snapshot(converged_on_fixtures));
-  REQUIRE(h.wait_until([&] { return api.open_watches() == 4; }));
+  REQUIRE(h.wait_until([&] { return api.open_watches() == kWatches; }));
 
   api.set_token("rotated-token");
   dir.write("token", "rotated-token\n");
@@ -271,11 +275,38 @@ TEST_CASE("a source limited to namespaces reads only those", "[kube][list]") {
   CHECK(vpa_name_for(*h.snapshot(), task_labels("d", "t"), "other").empty());
 }
 
+TEST_CASE("namespaces are read cluster-wide for their gate annotations, even by a scoped source", "[kube][watch]") {
+  FakeApiServer api;
+  auto ns = [](std::string_view name, std::string_view min_history) {
+    return R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + std::string(name) +
+           R"(","annotations":{"airflow-vpa-webhook.io/min-history":")" + std::string(min_history) + R"("}}})";
+  };
+  api.upsert("namespaces", ns("airflow", "1h"));
+  auto options = avw::test::fast_options();
+  options.namespaces = {"airflow"};
+  SourceHarness h(avw::test::config_for(api), options);
+  auto min_history = [&h]() -> std::string {
+    const auto* annotations = h.snapshot()->namespace_annotations("airflow");
+    if (annotations == nullptr) return "unknown";
+    return std::string(annotations->get("airflow-vpa-webhook.io/min-history").value_or("unset"));
+  };
+
+  REQUIRE(h.wait_for_snapshot(converged_on_fixtures));
+  CHECK(min_history() == "1h");
+  CHECK(api.requests("/api/v1/namespaces?limit=") >= 1);
+  CHECK(api.requests("/api/v1/namespaces/airflow/namespaces") == 0);
+
+  api.upsert("namespaces", ns("airflow", "0"));
+  CHECK(h.wait_until([&] { return min_history() == "0"; }));
+  REQUIRE(api.remove("namespaces", "", "airflow"));
+  CHECK(h.wait_until([&] { return min_history() == "unknown"; }));
+}
+
 TEST_CASE("stop ends every operation of the source", "[kube]") {
   FakeApiServer api;
   SourceHarness h(avw::test::config_for(api), avw::test::fast_options());
   REQUIRE(h.wait_for_snapshot(converged_on_fixtures));
-  REQUIRE(h.wait_until([&] { return api.open_watches() == 4; }));
+  REQUIRE(h.wait_until([&] { return api.open_watches() == kWatches; }));
   const int publishes = h.publishes();
   // shutdown() joins the control thread, whose run() returns only when no operation is left:
   // a watch, timer or rebuild that stop() missed would hang here (and fail the CTest timeout).
@@ -290,7 +321,7 @@ TEST_CASE("a periodic resync lists every resource again", "[kube][list]") {
   options.resync = 1s;
   SourceHarness h(avw::test::config_for(api), options);
   REQUIRE(h.wait_for_snapshot(converged_on_fixtures));
-  REQUIRE(h.wait_until([&] { return api.open_watches() == 4; }));
+  REQUIRE(h.wait_until([&] { return api.open_watches() == kWatches; }));
 
   // A change no open watch is told about shows up through the resync alone.
   api.upsert_silently("verticalpodautoscalers", avw::test::make_vpa("airflow", "etl-daily-load", "etl-daily-load", "42m", "1Gi"));

@@ -152,3 +152,30 @@ TEST_CASE("with --disable-provisioning nothing is created", "[server][kube][prov
   // give the control thread a moment and check nothing arrived.
   CHECK_FALSE(eventually([&] { return api.object_count("airflowtasks") != before; }, std::chrono::milliseconds(500)));
 }
+
+TEST_CASE("namespace annotations read through the API override the safety gates", "[server][kube][gates]") {
+  FakeApiServer api;
+  auto namespace_with = [](std::string_view annotations) {
+    return R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"airflow","labels":)"
+           R"({"airflow-vpa-webhook.io/mode":"dry-run"},"annotations":{)" +
+           std::string(annotations) + "}}}";
+  };
+  // The team vouches for its recommendations: no history needed in this namespace.
+  api.upsert("namespaces", namespace_with(R"("airflow-vpa-webhook.io/min-history":"0",)"
+                                          R"("airflow-vpa-webhook.io/min-samples":"0")"));
+  KubeServer server(api, {});
+  const ClientOptions options = trusting(server.dir.file("ca.pem"));
+  REQUIRE(eventually([&] { return HttpsClient(server.port, options).request("GET", "/readyz").status == 200; }));
+  const std::string review = read_fixture("admission/kpo-pod.json");
+  auto gates_of = [&] {
+    const auto r = HttpsClient(server.port, options).request("POST", "/audit", review);
+    REQUIRE(r.status == 200);
+    return json_has(r.body, "/response/auditAnnotations/gates") ? json_at(r.body, "/response/auditAnnotations/gates")
+                                                                : std::string("none");
+  };
+  CHECK(gates_of() == "none");
+
+  // The annotation removed through the watch: the default history gate holds the VPA back again.
+  api.upsert("namespaces", namespace_with(R"("team":"data")"));
+  CHECK(eventually([&] { return gates_of() == "history"; }));
+}

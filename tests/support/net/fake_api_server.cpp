@@ -268,6 +268,7 @@ struct FakeApiServer::Impl {
     collections["verticalpodautoscalers"] = {"autoscaling.k8s.io/v1", "VerticalPodAutoscaler", {}, false};
     collections["airflowtasks"] = {"airflow-vpa-webhook.io/v1alpha1", "AirflowTask", {}, false};
     collections["limitranges"] = {"v1", "LimitRange", {}, false};
+    collections["namespaces"] = {"v1", "Namespace", {}, false};
     collections["verticalpodautoscalercheckpoints"] = {"autoscaling.k8s.io/v1", "VerticalPodAutoscalerCheckpoint",
                                                        {}, false};
     if (options.seed_fixtures) seed();
