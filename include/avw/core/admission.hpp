@@ -107,7 +107,7 @@ struct PatchOp {
 void append_json_pointer_token(std::string& out, std::string_view token);
 
 /// `text` as a JSON string literal (quotes included, `"` `\\` and control characters escaped),
-/// appended to `out`. For hand-built JSON such as log lines; the codec itself uses RapidJSON.
+/// appended to `out`. The response, the patch and the log lines are all written with it.
 void append_json_string(std::string& out, std::string_view text);
 
 /// The patch as a compact JSON array.

@@ -401,7 +401,7 @@ TEST_CASE("a malformed AdmissionReview is a DecodeError with a clear message", "
       {R"({"apiVersion":)", "AdmissionReview is not valid JSON"},
       {"{} {}", "AdmissionReview is not valid JSON: The document root must not be followed by other values."},
       {nul_body, "unexpected NUL byte"},
-      {"{\"apiVersion\":\"\xff\"}", "AdmissionReview is not valid JSON: Invalid encoding in string."},
+      {"{\"apiVersion\":\"\xff\"}", "AdmissionReview is not valid JSON: invalid UTF-8 (at byte 15)"},
       {"[]", "AdmissionReview must be a JSON object, got an array"},
       {R"("review")", "AdmissionReview must be a JSON object, got a string"},
       {"null", "AdmissionReview must be a JSON object, got null"},
@@ -695,4 +695,40 @@ TEST_CASE("a lone low surrogate escape is a decode error", "[admission]") {
   const std::string paired =
       R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-\ud83d\ude00","operation":"CREATE"}})";
   CHECK_NOTHROW(avw::core::ParsedReview(paired));
+}
+
+TEST_CASE("UTF-8 is checked as the Unicode standard defines it, anywhere in the body", "[admission][utf8]") {
+  // The uid carries the bytes under test.
+  auto review = [](std::string_view uid_bytes) {
+    return review_with_request(R"({"uid":")" + std::string(uid_bytes) + R"(","operation":"CREATE"})");
+  };
+  const std::size_t uid_at = review("").find(R"(","operation")");
+
+  const auto valid = GENERATE(as<std::string>{}, "plain", "caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80",
+                              "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf", "\xc2\x80", "a long run of ascii to skip");
+  INFO(valid);
+  CHECK(avw::core::ParsedReview(review(valid)).request().uid == valid);
+
+  const auto [invalid, offset] = GENERATE(table<std::string, std::size_t>({
+      {"\xc0\x80", 0},              // overlong NUL
+      {"\xc1\xbf", 0},              // overlong
+      {"\xe0\x9f\xbf", 0},          // overlong 3-byte
+      {"\xf0\x8f\xbf\xbf", 0},      // overlong 4-byte
+      {"\xed\xa0\x80", 0},          // an encoded surrogate
+      {"\xf4\x90\x80\x80", 0},      // above U+10FFFF
+      {"\xf5\x80\x80\x80", 0},      // no such lead byte
+      {"\x80", 0},                  // a lone continuation byte
+      {"ab\xc3", 2},                // cut short before the closing quote
+      {"abcdefgh\xe6\x97", 8},      // after an eight-byte ASCII run
+      {"\xe6\x97\x41", 0},          // a continuation byte missing
+  }));
+  INFO(invalid);
+  CHECK_THROWS_WITH(avw::core::ParsedReview(review(invalid)),
+                    "AdmissionReview is not valid JSON: invalid UTF-8 (at byte " + std::to_string(uid_at + offset) +
+                        ")");
+}
+
+TEST_CASE("a truncated multi-byte character at the very end of the body is refused", "[admission][utf8]") {
+  CHECK_THROWS_WITH(avw::core::ParsedReview(std::string("{}\xf0\x9f\x98")),
+                    "AdmissionReview is not valid JSON: invalid UTF-8 (at byte 2)");
 }
