@@ -10,10 +10,17 @@
 //   {"time":"...","level":"info","msg":"admission","namespace":"airflow",...}
 #pragma once
 
+#include <cstddef>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "avw/cli/config.hpp"
+
+namespace spdlog::sinks {
+class sink;
+}
 
 namespace avw::cli {
 
@@ -21,6 +28,11 @@ namespace avw::cli {
 /// writer thread). `level` is one --log-level accepts. Call spdlog::shutdown() before exiting
 /// so the queue is written out.
 void configure_logging(LogFormat format, std::string_view level);
+
+/// The sink of that logger: records are written to `fd` in batches, one write(2) for many
+/// lines, while `pending()` (the logger's queue length) says more are waiting, and at once when
+/// it is zero. For the one writer thread of an asynchronous logger.
+std::shared_ptr<spdlog::sinks::sink> make_batching_sink(int fd, std::function<std::size_t()> pending);
 
 /// One JSON log line (with its trailing newline) for a record: time (RFC 3339), level, and
 /// the payload split into `msg` and its trailing logfmt fields.
