@@ -275,6 +275,7 @@ struct FakeApiServer::Impl {
     compacted_rv = rv;
     history.clear();
 
+    bind();
     listen();
     thread = std::thread([this] { ioc.run(); });
   }
@@ -322,13 +323,20 @@ struct FakeApiServer::Impl {
     load("verticalpodautoscalercheckpoints", "recommender/checkpoints.json");
   }
 
-  void listen() {
+  // Binds the port (the same one again after a pause). A bound socket that does not listen
+  // refuses connections as a stopped server does, and it keeps the port: a free port can be
+  // handed to any outgoing connection as its ephemeral port, and then it could not be bound
+  // again when the server comes back.
+  void bind() {
     const tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port);
     acceptor.open(endpoint.protocol());
     acceptor.set_option(net::socket_base::reuse_address(true));
     acceptor.bind(endpoint);
-    acceptor.listen();
     port = acceptor.local_endpoint().port();
+  }
+
+  void listen() {
+    acceptor.listen();
     net::co_spawn(ioc, accept_loop(), [](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
     });
@@ -994,13 +1002,16 @@ void FakeApiServer::set_missing(std::string_view plural, bool missing) {
 
 void FakeApiServer::pause() {
   impl_->run([this] {
+    if (impl_->paused) return;
     impl_->paused = true;
     impl_->close_all();
+    impl_->bind();
   });
 }
 
 void FakeApiServer::resume() {
   impl_->run([this] {
+    if (!impl_->paused) return;
     impl_->paused = false;
     impl_->listen();
   });

@@ -98,8 +98,8 @@ class FakeApiServer {
   void expire_next_continue();
   /// A resource whose CRD is "not installed": its requests answer 404.
   void set_missing(std::string_view plural, bool missing);
-  /// Stops listening and closes every connection (API server down), or listens again on the
-  /// same port. Pausing also ends a hang().
+  /// Stops listening and closes every connection (API server down: connections are refused,
+  /// the port stays bound), or listens again on the same port. Pausing also ends a hang().
   void pause();
   void resume();
   /// Every request from now on (lists, watches, /scale, writes) answers `status` with a Status
