@@ -10,11 +10,15 @@
 //   HttpsClient client(server.port(), server.client_options());
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "support/net/https_client.hpp"
@@ -25,8 +29,9 @@ namespace avw::test {
 
 class FakeApiServer;
 
-/// The port a server process logged (`"msg":"listening","address":"127.0.0.1:PORT"` with
-/// --log-format json), once it did.
+/// The port in a server's JSON log (`"msg":"listening","address":"127.0.0.1:PORT"` with
+/// --log-format json), once it is there: in the text of the log, or in the file.
+std::optional<std::uint16_t> listening_port(const std::string& log);
 std::optional<std::uint16_t> logged_port(const std::string& log_file);
 
 /// A kubeconfig for the fake API server: its URL, its CA and its token.
@@ -40,6 +45,9 @@ struct WebhookOptions {
   /// More flags for `serve`, after the listen, TLS, source, thread and log flags.
   std::vector<std::string> args;
   std::uint64_t certificate_serial = 2;
+  /// When set, the log goes through a pipe to this function, line by line on a reader thread,
+  /// instead of into log_file: a long run's log takes no disk. log() is empty then.
+  std::function<void(std::string_view line)> on_log_line;
   std::chrono::milliseconds start_timeout{20'000};
 };
 
@@ -72,8 +80,12 @@ class WebhookProcess {
   std::string log_file = dir.file("server.log");
 
  private:
+  void read_log(int fd, std::function<void(std::string_view)> on_line);
+
   std::unique_ptr<Subprocess> process_;
   std::uint16_t port_ = 0;
+  std::atomic<std::uint16_t> piped_port_{0};
+  std::thread log_reader_;
 };
 
 }  // namespace avw::test
