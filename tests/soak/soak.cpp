@@ -3,7 +3,7 @@
 // server's memory sampled from /proc. It prints a progress line per sample and a report, and
 // exits 1 when any request failed or the server did not exit 0 on SIGTERM at the end.
 //
-//   soak [--minutes N] [--threads N] [--pause-ms N] [--sample-seconds N]
+//   soak [--minutes N] [--threads N] [--pause-ms N] [--sample-seconds N] [--cycle-seconds N]
 #include <signal.h>
 
 #include <algorithm>
@@ -38,10 +38,11 @@ struct Args {
   unsigned threads = 3;  // keep-alive threads; one more connects for every request
   unsigned pause_ms = 4;
   unsigned sample_seconds = 5;
+  unsigned cycle_seconds = 300;  // the fault cycle; a shorter run compresses it to its length
 };
 
 [[noreturn]] void usage(const std::string& problem) {
-  std::fprintf(stderr, "soak: %s\nusage: soak [--minutes N] [--threads N] [--pause-ms N] [--sample-seconds N]\n",
+  std::fprintf(stderr, "soak: %s\nusage: soak [--minutes N] [--threads N] [--pause-ms N] [--sample-seconds N] [--cycle-seconds N]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -66,6 +67,7 @@ Args parse(int argc, char** argv) {
     else if (flag == "--threads") a.threads = number<unsigned>(flag, value);
     else if (flag == "--pause-ms") a.pause_ms = number<unsigned>(flag, value);
     else if (flag == "--sample-seconds") a.sample_seconds = number<unsigned>(flag, value);
+    else if (flag == "--cycle-seconds") a.cycle_seconds = number<unsigned>(flag, value);
     else usage("unknown flag " + std::string(flag));
   }
   return a;
@@ -107,12 +109,15 @@ class Churn {
   explicit Churn(FakeApiServer& api) : api_(api) {}
 
   void next() {
-    const int value = kFirst + written_;
+    int value = 0;
+    {
+      // Counted before it is written: the server may answer with it before upsert returns.
+      std::lock_guard lock(mutex_);
+      value = kFirst + written_++;
+      written_at_.push_back(Clock::now());
+    }
     api_.upsert("verticalpodautoscalers",
                 make_vpa("airflow", "etl-daily-load", "etl-daily-load", std::to_string(value) + "m", "256Mi"));
-    std::lock_guard lock(mutex_);
-    written_at_.push_back(Clock::now());
-    ++written_;
   }
 
   std::string check(const HttpResponse& r, const std::string& review) {
@@ -177,8 +182,8 @@ struct LogCounts {
 int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
   const double run_seconds = args.minutes * 60;
-  // The faults of one cycle fill 300 s; a shorter run compresses them.
-  const double cycle = std::min(300.0, run_seconds);
+  // The faults below fill a cycle of 300 s; a shorter cycle (or run) compresses them.
+  const double cycle = std::min<double>(args.cycle_seconds, run_seconds);
   const double scale = cycle / 300.0;
   std::vector<Fault> faults = {
       {"api-down", 0.10, 60, [](FakeApiServer& a) { a.pause(); }, [](FakeApiServer& a) { a.resume(); }},
