@@ -301,7 +301,7 @@ int main(int argc, char** argv) {
       }
       if (!events.empty()) names += (names.empty() ? "(" : " (") + events + ")";
       events.clear();
-      std::printf("%6s %9llu %7llu %6.0f %7.2f %7.2f %8.1f %7.1f  %s\n", clock_text(t).c_str(),
+      std::printf("%6s %9llu %7llu %6.0f %7.2f %7.2f %8.2f %7.1f  %s\n", clock_text(t).c_str(),
                   static_cast<unsigned long long>(r.answered + r.failed),
                   static_cast<unsigned long long>(r.failed + r.refused),
                   static_cast<double>(r.answered - last_answered) / (t - last_sample), percentile(latencies, 0.5),
@@ -331,9 +331,10 @@ int main(int argc, char** argv) {
     exit_code = server.process().wait_for({});
   }
 
-  // RSS after warm-up: the first sample at or after 10 % of the run (at least 30 s), and the
-  // least-squares slope of every sample from there.
-  const double warm_up = std::max(30.0, elapsed * 0.1);
+  // RSS after warm-up: once every fault has happened (the end of the first cycle) when the run
+  // has two cycles or more, else after 10 % of the run (at least 30 s); the slope is the least
+  // squares one of every sample from there.
+  const double warm_up = run_seconds >= 2 * cycle ? cycle : std::max(30.0, elapsed * 0.1);
   std::size_t from = 0;
   while (from + 1 < samples.size() && samples[from].t < warm_up) ++from;
   double slope = 0;  // KiB per minute
@@ -362,7 +363,7 @@ int main(int argc, char** argv) {
   for (const auto& f : report.failures) std::printf("                %s\n", f.c_str());
   std::printf("latency         p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n", percentile(all_latencies, 0.5),
               percentile(all_latencies, 0.99), percentile(all_latencies, 0.999), percentile(all_latencies, 1.0));
-  std::printf("rss             start %.1f MiB, after warm-up (%s) %.1f MiB, end %.1f MiB\n",
+  std::printf("rss             start %.2f MiB, after warm-up (%s) %.2f MiB, end %.2f MiB\n",
               static_cast<double>(samples.front().rss) / mib, clock_text(samples[from].t).c_str(),
               static_cast<double>(samples[from].rss) / mib, static_cast<double>(rss_end) / mib);
   std::printf("rss slope       %+.1f KiB/min after warm-up (least squares over %zu samples; goal: flat)\n", slope, n);
