@@ -1,12 +1,10 @@
 // The real server, in-process on 127.0.0.1 with an ephemeral port, fresh certificates and a
-// recommendations file in a temporary directory, served from its own thread.
+// recommendations file in a temporary directory (or another source), served from its own thread.
 #pragma once
 
-#include <charconv>
 #include <functional>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -16,23 +14,9 @@
 #include "support/fixtures.hpp"
 #include "support/net/https_client.hpp"
 #include "support/net/tls_certs.hpp"
+#include "support/net/webhook_process.hpp"
 
 namespace avw::test {
-
-/// The port a server process logged (`"msg":"listening","address":"127.0.0.1:PORT"` with
-/// --log-format json), once it did.
-inline std::optional<std::uint16_t> logged_port(const std::string& log_file) {
-  static const std::regex kListening(R"re("msg":"listening","address":"127\.0\.0\.1:(\d+)")re");
-  std::smatch m;
-  std::string log;
-  try {
-    log = read_file(log_file);
-  } catch (const std::runtime_error&) {
-    return std::nullopt;  // not created yet
-  }
-  if (!std::regex_search(log, m, kListening)) return std::nullopt;
-  return static_cast<std::uint16_t>(std::stoi(m[1].str()));
-}
 
 inline std::string example_recommendations() {
   return read_file(std::string(AVW_SOURCE_DIR) + "/manifests/examples/recommendations.json");
@@ -42,6 +26,10 @@ struct HarnessOptions {
   bool write_recommendations = true;
   bool client_ca = false;
   std::function<void(server::ServerOptions&)> configure;
+  /// The recommendation source, made on the server's control context (e.g. with
+  /// kube::make_api_source); empty: a FileSource reading recommendations_file.
+  std::function<std::unique_ptr<source::RecommendationSource>(boost::asio::io_context&, metrics::Registry&)>
+      make_source;
 };
 
 inline HarnessOptions configured(std::function<void(server::ServerOptions&)> configure) {
@@ -69,10 +57,14 @@ class Harness {
     o.shutdown_timeout = std::chrono::seconds(20);
     if (options.configure) options.configure(o);
     server_ = std::make_unique<server::Server>(o, registry);
-    source::FileSourceOptions file;
-    file.path = recommendations_file;
-    file.poll_interval = std::chrono::milliseconds(20);
-    source_ = std::make_unique<source::FileSource>(server_->control_context(), file, &registry);
+    if (options.make_source) {
+      source_ = options.make_source(server_->control_context(), registry);
+    } else {
+      source::FileSourceOptions file;
+      file.path = recommendations_file;
+      file.poll_interval = std::chrono::milliseconds(20);
+      source_ = std::make_unique<source::FileSource>(server_->control_context(), file, &registry);
+    }
     thread_ = std::thread([this] { server_->run(*source_); });
   }
 
@@ -114,7 +106,7 @@ class Harness {
 
  private:
   std::unique_ptr<server::Server> server_;
-  std::unique_ptr<source::FileSource> source_;
+  std::unique_ptr<source::RecommendationSource> source_;
   std::thread thread_;
   bool shutdown_requested_ = false;
 };

@@ -1,7 +1,5 @@
 // The real binary with the Kubernetes API source (--kubeconfig) against the fake API server:
 // it becomes ready after the first list and patches a pod from what it watched.
-#include <signal.h>
-
 #include <catch2/catch.hpp>
 #include <regex>
 
@@ -10,68 +8,24 @@
 #include "harness.hpp"
 #include "support/fixtures.hpp"
 #include "support/json_patch.hpp"
+#include "support/net/admission_load.hpp"
 #include "support/net/fake_api_server.hpp"
 #include "support/net/https_client.hpp"
-#include "support/net/process.hpp"
 #include "support/net/tls_certs.hpp"
+#include "support/net/webhook_process.hpp"
 
 using namespace avw;
 using namespace avw::test;
 
-namespace {
-
-
-std::string kubeconfig_for(const FakeApiServer& api) {
-  return "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
-         "clusters:\n- name: fake\n  cluster:\n    server: " + api.url() +
-         "\n    certificate-authority-data: " + core::base64_encode(api.ca_pem()) +
-         "\nusers:\n- name: webhook\n  user:\n    token: " + api.token() +
-         "\ncontexts:\n- name: test\n  context:\n    cluster: fake\n    user: webhook\n";
-}
-
-struct KubeServer {
-  explicit KubeServer(const FakeApiServer& api, const std::vector<std::string>& extra) {
-    ca.write_certificate(dir.file("ca.pem"));
-    ca.issue(dir.file("tls.crt"), dir.file("tls.key"), server_certificate(7));
-    write_file_atomic(dir.file("kubeconfig"), kubeconfig_for(api));
-    std::vector<std::string> argv = {AVW_BINARY, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("tls.crt"),
-                                     "--tls-key", dir.file("tls.key"), "--kubeconfig", dir.file("kubeconfig"),
-                                     "--threads", "2", "--log-format", "json"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    process = std::make_unique<Subprocess>(argv, stdio("/dev/null", log_file));
-    REQUIRE(eventually([&] { return logged_port(log_file).has_value() || process->wait_for({}).has_value(); }));
-    INFO(read_file(log_file));
-    REQUIRE(logged_port(log_file));
-    port = *logged_port(log_file);
-  }
-  ~KubeServer() {
-    process->signal(SIGTERM);
-    process->wait_for(std::chrono::seconds(20));
-  }
-
-  TempDir dir;
-  TestCa ca;
-  std::string log_file = dir.file("server.log");
-  std::unique_ptr<Subprocess> process;
-  std::uint16_t port = 0;
-};
-
-std::string patched_pod(const HttpResponse& r, const std::string& review) {
-  const std::string patch = json_at(r.body, "/response/patch");
-  return apply_json_patch(json_at(review, "/request/object"), *core::base64_decode(patch));
-}
-
-}  // namespace
-
 TEST_CASE("serve --kubeconfig patches pods from the VPAs it watches", "[server][kube]") {
   FakeApiServer api;
   // The fixture VPA etl-daily-load has no checkpoint: open the history gate for this test.
-  KubeServer server(api, {"--min-history", "0", "--min-samples", "0"});
-  const ClientOptions options = trusting(server.dir.file("ca.pem"));
-  REQUIRE(eventually([&] { return HttpsClient(server.port, options).request("GET", "/readyz").status == 200; }));
+  WebhookProcess server(with_api(api, {"--min-history", "0", "--min-samples", "0"}));
+  const ClientOptions options = server.client_options();
+  REQUIRE(eventually([&] { return HttpsClient(server.port(), options).request("GET", "/readyz").status == 200; }));
 
   const std::string review = read_fixture("admission/kpo-pod.json");
-  HttpsClient client(server.port, options);
+  HttpsClient client(server.port(), options);
   const auto r = client.request("POST", "/mutate", review);
   REQUIRE(r.status == 200);
   const std::string pod = patched_pod(r, review);
@@ -93,7 +47,7 @@ TEST_CASE("serve --kubeconfig patches pods from the VPAs it watches", "[server][
   const std::string report = std::regex_replace(review, std::regex(R"("task_id": "load")"), R"("task_id": "report")");
   std::string cpu;
   CHECK(eventually([&] {
-    const auto answer = HttpsClient(server.port, options).request("POST", "/mutate", report);
+    const auto answer = HttpsClient(server.port(), options).request("POST", "/mutate", report);
     if (answer.status != 200 || !json_has(answer.body, "/response/patch")) return false;
     cpu = json_at(patched_pod(answer, report), "/spec/containers/0/resources/requests/cpu");
     return cpu == "333m";
@@ -103,10 +57,10 @@ TEST_CASE("serve --kubeconfig patches pods from the VPAs it watches", "[server][
 
 TEST_CASE("with the live source, a VPA without a checkpoint is held back by the history gate", "[server][kube]") {
   FakeApiServer api;
-  KubeServer server(api, {});
-  const ClientOptions options = trusting(server.dir.file("ca.pem"));
-  REQUIRE(eventually([&] { return HttpsClient(server.port, options).request("GET", "/readyz").status == 200; }));
-  const auto r = HttpsClient(server.port, options).request("POST", "/audit", read_fixture("admission/kpo-pod.json"));
+  WebhookProcess server(with_api(api, {}));
+  const ClientOptions options = server.client_options();
+  REQUIRE(eventually([&] { return HttpsClient(server.port(), options).request("GET", "/readyz").status == 200; }));
+  const auto r = HttpsClient(server.port(), options).request("POST", "/audit", read_fixture("admission/kpo-pod.json"));
   REQUIRE(r.status == 200);
   CHECK_FALSE(json_has(r.body, "/response/patch"));
   CHECK(json_at(r.body, "/response/auditAnnotations/gates") == "history");
@@ -114,15 +68,15 @@ TEST_CASE("with the live source, a VPA without a checkpoint is held back by the 
 
 TEST_CASE("task pods admitted on /mutate and /audit are provisioned, server-side dry runs never", "[server][kube][provision]") {
   FakeApiServer api;
-  KubeServer server(api, {"--min-history", "0", "--min-samples", "0"});
-  const ClientOptions options = trusting(server.dir.file("ca.pem"));
-  REQUIRE(eventually([&] { return HttpsClient(server.port, options).request("GET", "/readyz").status == 200; }));
+  WebhookProcess server(with_api(api, {"--min-history", "0", "--min-samples", "0"}));
+  const ClientOptions options = server.client_options();
+  REQUIRE(eventually([&] { return HttpsClient(server.port(), options).request("GET", "/readyz").status == 200; }));
   auto name_of = [](std::string_view task) {
     return core::task_object_name({"airflow", "etl_daily", task, core::Launcher::PodOperator});
   };
 
   // A server-side dry run (kubectl create --dry-run=server) of the load task.
-  HttpsClient client(server.port, options);
+  HttpsClient client(server.port(), options);
   REQUIRE(client.request("POST", "/mutate", read_fixture("admission/dryrun.json")).status == 200);
   // Then a pod of another task in an audit namespace: observations are handled in order, so
   // once this one is provisioned the dry run would have been too.
@@ -143,11 +97,11 @@ TEST_CASE("task pods admitted on /mutate and /audit are provisioned, server-side
 
 TEST_CASE("with --disable-provisioning nothing is created", "[server][kube][provision]") {
   FakeApiServer api;
-  KubeServer server(api, {"--disable-provisioning"});
-  const ClientOptions options = trusting(server.dir.file("ca.pem"));
-  REQUIRE(eventually([&] { return HttpsClient(server.port, options).request("GET", "/readyz").status == 200; }));
+  WebhookProcess server(with_api(api, {"--disable-provisioning"}));
+  const ClientOptions options = server.client_options();
+  REQUIRE(eventually([&] { return HttpsClient(server.port(), options).request("GET", "/readyz").status == 200; }));
   const std::size_t before = api.object_count("airflowtasks");
-  REQUIRE(HttpsClient(server.port, options).request("POST", "/mutate", read_fixture("admission/kpo-pod.json")).status == 200);
+  REQUIRE(HttpsClient(server.port(), options).request("POST", "/mutate", read_fixture("admission/kpo-pod.json")).status == 200);
   // The answer was written after the decision, and observe() would have been queued before it;
   // give the control thread a moment and check nothing arrived.
   CHECK_FALSE(eventually([&] { return api.object_count("airflowtasks") != before; }, std::chrono::milliseconds(500)));

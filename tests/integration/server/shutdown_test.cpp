@@ -14,38 +14,10 @@
 using namespace avw;
 using namespace avw::test;
 
-namespace {
-
-
-struct ServerProcess {
-  explicit ServerProcess(const std::vector<std::string>& extra = {}) {
-    ca.write_certificate(dir.file("ca.pem"));
-    ca.issue(dir.file("tls.crt"), dir.file("tls.key"), server_certificate(2));
-    write_file_atomic(dir.file("recs.json"), example_recommendations());
-    std::vector<std::string> argv = {AVW_BINARY, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("tls.crt"),
-                                     "--tls-key", dir.file("tls.key"), "--recommendations", dir.file("recs.json"),
-                                     "--threads", "2", "--log-format", "json"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    process = std::make_unique<Subprocess>(argv, stdio("/dev/null", log_file));
-    REQUIRE(eventually([&] { return logged_port(log_file).has_value() || process->wait_for({}).has_value(); }));
-    INFO(read_file(log_file));
-    REQUIRE(logged_port(log_file));
-    port = *logged_port(log_file);
-  }
-
-  TempDir dir;
-  TestCa ca;
-  std::string log_file = dir.file("server.log");
-  std::unique_ptr<Subprocess> process;
-  std::uint16_t port = 0;
-};
-
-}  // namespace
-
 TEST_CASE("SIGTERM with requests in flight loses none and exits 0", "[server][shutdown]") {
-  ServerProcess server({"--shutdown-timeout", "30s"});
-  const ClientOptions options = trusting(server.dir.file("ca.pem"));
-  REQUIRE(eventually([&] { return HttpsClient(server.port, options).request("GET", "/readyz").status == 200; }));
+  WebhookProcess server(with_recommendations(example_recommendations(), {"--shutdown-timeout", "30s"}));
+  const ClientOptions options = server.client_options();
+  REQUIRE(eventually([&] { return HttpsClient(server.port(), options).request("GET", "/readyz").status == 200; }));
   const std::string review = read_fixture("admission/kpo-pod.json");
 
   constexpr int kConnections = 8;
@@ -57,7 +29,7 @@ TEST_CASE("SIGTERM with requests in flight loses none and exits 0", "[server][sh
   for (int i = 0; i < kConnections; ++i) {
     clients.emplace_back([&, i] {
       try {
-        HttpsClient client(server.port, options);
+        HttpsClient client(server.port(), options);
         for (;;) {
           const auto r = client.request("POST", "/mutate", review);
           if (r.status != 200) {
@@ -78,30 +50,30 @@ TEST_CASE("SIGTERM with requests in flight loses none and exits 0", "[server][sh
   }
   // Every connection is busy before the signal.
   CHECK(eventually([&] { return answered.load() >= kConnections * 5; }));
-  server.process->signal(SIGTERM);
+  server.process().signal(SIGTERM);
   for (auto& t : clients) t.join();
 
-  const auto code = server.process->wait_for(std::chrono::seconds(30));
-  INFO(read_file(server.log_file));
+  const auto code = server.process().wait_for(std::chrono::seconds(30));
+  INFO(server.log());
   CHECK(failures.empty());
   for (const auto& f : failures) UNSCOPED_INFO(f);
   CHECK(std::count(closed_by_server.begin(), closed_by_server.end(), 1) == kConnections);
   REQUIRE(code);
   CHECK(*code == 0);
-  const std::string log = read_file(server.log_file);
+  const std::string log = server.log();
   CHECK(log.find("\"msg\":\"shutting down") != std::string::npos);
   CHECK(log.find("\"outcome\":\"patched\"") != std::string::npos);
 }
 
 TEST_CASE("SIGTERM on an idle server exits 0 promptly", "[server][shutdown]") {
-  ServerProcess server;
+  WebhookProcess server(with_recommendations(example_recommendations()));
   {
-    HttpsClient idle(server.port, trusting(server.dir.file("ca.pem")));
+    HttpsClient idle(server.port(), server.client_options());
     CHECK(idle.request("GET", "/healthz").status == 200);
-    server.process->signal(SIGTERM);
+    server.process().signal(SIGTERM);
     CHECK(idle.wait_closed_by_server());
   }
-  const auto code = server.process->wait_for(std::chrono::seconds(20));
+  const auto code = server.process().wait_for(std::chrono::seconds(20));
   REQUIRE(code);
   CHECK(*code == 0);
 }

@@ -245,6 +245,7 @@ struct Watcher {
   net::steady_timer signal;  // cancelled to wake the writer
   bool expire = false;       // end with ERROR 410
   bool drop = false;         // close abruptly
+  bool stalled = false;      // silent until the client closes the connection
 };
 
 }  // namespace
@@ -275,6 +276,7 @@ struct FakeApiServer::Impl {
     compacted_rv = rv;
     history.clear();
 
+    bind();
     listen();
     thread = std::thread([this] { ioc.run(); });
   }
@@ -322,13 +324,20 @@ struct FakeApiServer::Impl {
     load("verticalpodautoscalercheckpoints", "recommender/checkpoints.json");
   }
 
-  void listen() {
+  // Binds the port (the same one again after a pause). A bound socket that does not listen
+  // refuses connections as a stopped server does, and it keeps the port: a free port can be
+  // handed to any outgoing connection as its ephemeral port, and then it could not be bound
+  // again when the server comes back.
+  void bind() {
     const tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port);
     acceptor.open(endpoint.protocol());
     acceptor.set_option(net::socket_base::reuse_address(true));
     acceptor.bind(endpoint);
-    acceptor.listen();
     port = acceptor.local_endpoint().port();
+  }
+
+  void listen() {
+    acceptor.listen();
     net::co_spawn(ioc, accept_loop(), [](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
     });
@@ -337,11 +346,26 @@ struct FakeApiServer::Impl {
   void close_all() {
     boost::system::error_code ec;
     acceptor.close(ec);
+    set_hanging(false);
     for (Stream* s : sessions) beast::get_lowest_layer(*s).close();
     for (Watcher* w : watchers) {
       w->drop = true;
       w->signal.cancel();
     }
+  }
+
+  // The held operations wait on `unhang`, which never expires: they wake when it is cancelled.
+  void set_hanging(bool on) {
+    hanging = on;
+    if (on) {
+      unhang.expires_at(net::steady_timer::time_point::max());
+    } else {
+      unhang.cancel();
+    }
+  }
+
+  net::awaitable<void> wait_while_hanging() {
+    while (hanging) co_await unhang.async_wait(use_nothrow_awaitable);
   }
 
   Collection& collection(std::string_view plural) {
@@ -395,7 +419,7 @@ struct FakeApiServer::Impl {
   void record(const std::string& plural, const std::string& ns, std::string line, bool notify) {
     if (notify) {
       for (Watcher* w : watchers) {
-        if (w->plural == plural && (w->namespace_.empty() || w->namespace_ == ns)) {
+        if (!w->stalled && w->plural == plural && (w->namespace_.empty() || w->namespace_ == ns)) {
           w->queue.push_back(line);
           w->signal.cancel();
         }
@@ -579,6 +603,8 @@ struct FakeApiServer::Impl {
   net::awaitable<void> session(tcp::socket socket) {
     Stream stream(std::move(socket), tls);
     Registered registered(*this, &stream);
+    co_await wait_while_hanging();
+    if (paused) co_return;
     beast::get_lowest_layer(stream).expires_after(10s);
     auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, use_nothrow_awaitable);
     if (hec) co_return;
@@ -616,6 +642,8 @@ struct FakeApiServer::Impl {
   net::awaitable<bool> handle(Stream& stream, const http::request<http::string_body>& request) {
     const std::string target(request.target());
     request_log.push_back(target);
+    co_await wait_while_hanging();
+    if (paused) co_return false;
     const auto qmark = target.find('?');
     const auto segments = split_path(std::string_view(target).substr(0, qmark));
     const auto query = qmark == std::string::npos ? std::map<std::string, std::string>{}
@@ -626,6 +654,7 @@ struct FakeApiServer::Impl {
       --fail_count;
       co_return co_await respond(stream, request, fail_status, failure_body(fail_status));
     }
+    if (fail_all_status != 0) co_return co_await respond(stream, request, fail_all_status, failure_body(fail_all_status));
     // /api/v1/... or /apis/<group>/<version>/..., then [namespaces/<ns>/]<plural>[/<name>[/scale]]
     std::size_t i = 0;
     std::string api_version;
@@ -776,6 +805,18 @@ struct FakeApiServer::Impl {
     } unregister{*this, &w};
 
     for (;;) {
+      if (hanging && !w.drop) {
+        co_await wait_while_hanging();
+        continue;
+      }
+      if (w.stalled && !w.drop) {
+        // Nothing more is written; the client sends nothing on a watch, so a read ends only
+        // when it closes the connection (or close_all() does).
+        w.queue.clear();
+        char byte = 0;
+        co_await stream.async_read_some(net::buffer(&byte, 1), use_nothrow_awaitable);
+        co_return;
+      }
       while (!w.queue.empty() && !w.drop) {
         const std::string line = std::move(w.queue.front());
         w.queue.pop_front();
@@ -840,7 +881,10 @@ struct FakeApiServer::Impl {
   int fail_status = 0;
   int fail_count = 0;
   bool expire_continue = false;
+  int fail_all_status = 0;
   bool paused = false;
+  bool hanging = false;
+  net::steady_timer unhang{ioc};
   std::size_t accepted = 0;
   std::uint64_t uids = 0;
 };
@@ -905,7 +949,7 @@ std::size_t FakeApiServer::object_count(std::string_view plural) const {
 void FakeApiServer::bookmark() {
   impl_->run([this] {
     for (Watcher* w : impl_->watchers) {
-      if (!w->bookmarks) continue;
+      if (!w->bookmarks || w->stalled) continue;
       const Collection& c = impl_->collections.at(w->plural);
       w->queue.push_back(R"({"type":"BOOKMARK","object":{"apiVersion":")" + c.api_version + R"(","kind":")" + c.kind +
                          R"(","metadata":{"resourceVersion":")" + std::to_string(impl_->rv) + "\"}}}\n");
@@ -959,15 +1003,39 @@ void FakeApiServer::set_missing(std::string_view plural, bool missing) {
 
 void FakeApiServer::pause() {
   impl_->run([this] {
+    if (impl_->paused) return;
     impl_->paused = true;
     impl_->close_all();
+    impl_->bind();
   });
 }
 
 void FakeApiServer::resume() {
   impl_->run([this] {
+    if (!impl_->paused) return;
     impl_->paused = false;
     impl_->listen();
+  });
+}
+
+void FakeApiServer::fail_all(int status) {
+  impl_->run([this, status] { impl_->fail_all_status = status; });
+}
+
+void FakeApiServer::hang(bool on) {
+  impl_->run([this, on] { impl_->set_hanging(on); });
+}
+
+std::size_t FakeApiServer::stall_watches(std::string_view plural) {
+  return impl_->run([this, plural] {
+    std::size_t n = 0;
+    for (Watcher* w : impl_->watchers) {
+      if (w->stalled || (!plural.empty() && w->plural != plural)) continue;
+      w->stalled = true;
+      w->signal.cancel();
+      ++n;
+    }
+    return n;
   });
 }
 

@@ -98,10 +98,22 @@ class FakeApiServer {
   void expire_next_continue();
   /// A resource whose CRD is "not installed": its requests answer 404.
   void set_missing(std::string_view plural, bool missing);
-  /// Stops listening and closes every connection (API server down), or listens again on the
-  /// same port.
+  /// Stops listening and closes every connection (API server down: connections are refused,
+  /// the port stays bound), or listens again on the same port. Pausing also ends a hang().
   void pause();
   void resume();
+  /// Every request from now on (lists, watches, /scale, writes) answers `status` with a Status
+  /// body, until fail_all(0). Watches already open go on: drop_watches() makes them resume
+  /// into the failures.
+  void fail_all(int status);
+  /// While on, the server accepts connections but never answers: new connections get no TLS
+  /// handshake, requests on open ones no response, open watches no more events. When it ends,
+  /// everything held goes on where it stopped (late answers to clients that may have left).
+  void hang(bool on);
+  /// Every watch of `plural` (of anything for "") open now goes silent for good: no events, no
+  /// end of the stream, as through a half-dead connection; it ends only when the client closes
+  /// it. New watches are not affected. Returns how many watches were stalled.
+  std::size_t stall_watches(std::string_view plural = "");
 
   // ---- /scale of other kinds ----
   /// GET /apis/<api_version>/namespaces/<ns>/<plural>/<name>/scale answers a Scale with this

@@ -26,6 +26,9 @@ Subprocess::Subprocess(const std::vector<std::string>& argv, const ProcessOption
     ::dup2(in, 0);
     ::dup2(out, 1);
     ::dup2(err, 2);
+    // Nothing else of the parent: Asio's sockets are not close-on-exec, and a child holding
+    // the fake API server's listening socket would keep it listening after the fake closed it.
+    ::close_range(3, ~0U, 0);
     ::execv(args[0], args.data());
     ::_exit(127);
   }
