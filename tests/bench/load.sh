@@ -88,8 +88,10 @@ saturate() {
   local line; line="$(grep '^AVW_RESULT' <<<"$out")" || die "wrk printed no result: $out"
   local -A r; local kv
   for kv in ${line#AVW_RESULT }; do r[${kv%%=*}]="${kv#*=}"; done
-  [ "${r[errors]}" = 0 ] && [ "${r[non2xx]}" = 0 ] ||
-    die "wrk on $url: ${r[errors]} socket errors, ${r[non2xx]} non-2xx answers"
+  [ "${r[non2xx]}" = 0 ] && [ "${r[requests]}" -gt 0 ] ||
+    die "wrk on $url: ${r[requests]} requests, ${r[non2xx]} non-2xx answers"
+  # Timeouts (wrk's are 2 s) happen when the machine is overloaded: counted, not fatal.
+  [ "${r[errors]}" = 0 ] || echo "wrk on $url: ${r[errors]} socket errors or timeouts" >>"$tmp/errors.txt"
   local cpu_us=$(( (after - before) * 1000000 / hz * 10 / r[requests] ))  # tenths of µs
   echo "${r[rps]} ${r[p50_us]} ${r[p99_us]} ${r[p999_us]} $(( cpu_us / 10 )).$(( cpu_us % 10 ))"
 }
@@ -289,16 +291,18 @@ name_of() { [[ "$1" != *-warn ]] && echo "webhook ${1} tasks" || echo "webhook $
   echo "        large pod = make_store --large-review 32768 ($(bytes "$tmp/review-large.json") B); responses $(bytes "$tmp/response-kpo.json") B and $(bytes "$tmp/response-large.json") B (patched)"
   echo
   echo "sat = wrk at saturation; nginx = nginx at saturation in the window just before; half = h2load at half of our"
-  echo "saturation rate; latency p50/p99/p99.9 in ms; CPU = server CPU time (all threads or workers) per request at saturation"
-  printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %8s %8s\n' server body "sat rps" "nginx" ratio "p50/p99/p99.9 sat" "half rps" \
-    "p50/p99/p99.9 half" "CPU us" "nginx us"
+  echo "saturation rate; latency p50/p99/p99.9 in ms; CPU = server CPU time (all threads or workers) per request at saturation;"
+  echo "cpu ratio = nginx's CPU per request / ours: the throughput ratio on cores that nothing else uses"
+  printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %7s %8s %6s\n' server body "sat rps" "nginx" ratio "p50/p99/p99.9 sat" \
+    "half rps" "p50/p99/p99.9 half" "CPU us" "nginx us" "cpu ratio"
   for label in "${runs[@]}"; do
     for b in "${bodies[@]}"; do
       read -r srps s50 s99 s999 scpu <<<"${result[$label/$b/sat]}"
       read -r nrps _ _ _ ncpu <<<"${result[$label/$b/nginx]}"
       read -r hrps h50 h99 h999 <<<"${result[$label/$b/half]}"
-      printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %8s %8s\n' "$(name_of "$label")" "${body_desc[$b]}" "$srps" "$nrps" \
-        "$(ratio "$srps" "$nrps")" "$(lat "$s50" "$s99" "$s999")" "$hrps" "$(lat "$h50" "$h99" "$h999")" "$scpu" "$ncpu"
+      printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %7s %8s %6s\n' "$(name_of "$label")" "${body_desc[$b]}" "$srps" "$nrps" \
+        "$(ratio "$srps" "$nrps")" "$(lat "$s50" "$s99" "$s999")" "$hrps" "$(lat "$h50" "$h99" "$h999")" "$scpu" "$ncpu" \
+        "$(ratio "$ncpu" "$scpu")"
     done
   done
   for b in "${bodies[@]}"; do
@@ -313,8 +317,8 @@ name_of() { [[ "$1" != *-warn ]] && echo "webhook ${1} tasks" || echo "webhook $
   done
   echo "ready = exec to the first GET /readyz 200 (polled every 5 ms); info log lines of the 10k run: ${result[${stores[0]}/log_lines]}"
   echo
-  echo "core_bench (parse + decide + encode, one thread; Google Benchmark, min time ${core_min_time}s)"
-  jq -r '.benchmarks[] | [.name, (.real_time | tostring) + " " + .time_unit, (.allocs_per_req | floor | tostring), (.body_bytes | floor | tostring)] | @tsv' \
+  echo "core_bench (parse + decide + encode, one thread, CPU time; Google Benchmark, min time ${core_min_time}s)"
+  jq -r '.benchmarks[] | [.name, (.cpu_time | tostring) + " " + .time_unit, (.allocs_per_req | floor | tostring), (.body_bytes | floor | tostring)] | @tsv' \
     "$tmp/core.json" | awk -F'\t' 'BEGIN { printf "  %-32s %14s %12s %10s\n", "benchmark", "time/request", "allocs/req", "body B" }
       { split($2, t, " "); printf "  %-32s %11.2f %s %12s %10s\n", $1, t[1], t[2], $3, $4 }'
   echo
@@ -323,13 +327,16 @@ name_of() { [[ "$1" != *-warn ]] && echo "webhook ${1} tasks" || echo "webhook $
   read -r r10 _ <<<"${result[${stores[0]}/kpo/sat]}"; read -r rn _ <<<"${result[${stores[0]}/kpo/nginx]}"
   check "throughput >= 0.5x nginx (KPO pod, ${stores[0]} tasks): $(ratio "$r10" "$rn")x" \
     "$(awk -v a="$r10" -v b="$rn" 'BEGIN { print (a >= 0.5 * b) }')"
+  read -r _ _ _ _ c10 <<<"${result[${stores[0]}/kpo/sat]}"; read -r _ _ _ _ cn <<<"${result[${stores[0]}/kpo/nginx]}"
+  check "  the same by CPU per request: $(ratio "$cn" "$c10")x" "$(awk -v a="$c10" -v b="$cn" 'BEGIN { print (b >= 0.5 * a) }')"
   worst=0; for n in "${stores[@]}"; do for b in "${bodies[@]}"; do
     read -r _ _ p99 _ <<<"${result[$n/$b/half]}"; [ "$p99" -le "$worst" ] || worst="$p99"; done; done
   check "p99 < 1 ms at half of saturation (worst store and body): $(ms "$worst") ms" "$(( worst < 1000 ))"
   core_us="$(jq -r '[.benchmarks[] | select(.name | startswith("kpo_pod_enforce"))
-    | .real_time * ({"ns": 0.001, "us": 1, "ms": 1000}[.time_unit])] | max | . * 100 | round / 100' "$tmp/core.json")"
+    | .cpu_time * ({"ns": 0.001, "us": 1, "ms": 1000}[.time_unit])] | max | . * 100 | round / 100' "$tmp/core.json")"
   check "core < 20 us per typical request (KPO pod, worst store): $core_us us" "$(awk -v t="$core_us" 'BEGIN { print (t < 20) }')"
   hwm="$(mib "${result[${stores[-1]}/hwm_kb]}")"
   check "peak RSS < 64 MiB with ${stores[-1]} tasks: $hwm MiB" "$(( hwm < 64 ))"
+  if [ -s "$tmp/errors.txt" ]; then echo; echo "errors during the run:"; sed 's/^/  /' "$tmp/errors.txt"; fi
 } | tee "$report"
 echo "(saved to $report)" >&2
