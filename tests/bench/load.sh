@@ -162,7 +162,7 @@ EOF
         nginx_workers=()
         local s stat f
         for s in /proc/[0-9]*/stat; do
-          stat="$(<"$s")" 2>/dev/null || continue
+          { read -r stat <"$s"; } 2>/dev/null || continue  # processes come and go meanwhile
           read -r -a f <<<"${stat##*) }"
           [ "${f[1]:-}" != "$nginx_pid" ] || { s="${s%/stat}"; nginx_workers+=("${s#/proc/}"); }
         done
