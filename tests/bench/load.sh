@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# The load benchmark (tests/bench/README.md): the release server with synthetic stores of
+# 10,000 and 100,000 tasks, driven over TLS with keep-alive by wrk (saturation) and h2load
+# (a fixed rate of half our saturation), each run next to nginx serving a static response of
+# the same bytes to the same generators. Prints a report and writes it to BUILD/bench-report.txt.
+#
+# Usage: tests/bench/load.sh --build DIR [--quick]   (scripts/bench builds DIR and calls this)
+#   --quick  a smoke run of about a minute (short phases, a shorter core_bench, no log=warn run)
+# Env: AVW_BENCH_CONNECTIONS (default 16), AVW_BENCH_WRK_THREADS (default: the cores),
+#      AVW_BENCH_SECONDS (each measured phase; default 15, --quick 3), AVW_BENCH_KEEP=1 keeps
+#      the temporary directory (stores, server logs, h2load logs).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+here="$root/tests/bench"
+
+die() { echo "load.sh: $*" >&2; exit 2; }
+build="" quick=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) [ $# -ge 2 ] || die "--build needs a directory"; build="$(cd "$2" && pwd)"; shift 2 ;;
+    --quick) quick=1; shift ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+[ -n "$build" ] || die "--build DIR is required"
+server_bin="$build/airflow-vpa-webhook"
+make_store="$build/tests/bench/make_store"
+core_bench="$build/tests/bench/core_bench"
+for f in "$server_bin" "$make_store" "$core_bench"; do [ -x "$f" ] || die "$f is missing (run scripts/bench)"; done
+nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+for t in wrk h2load curl jq openssl getconf "$nginx_bin"; do command -v "$t" >/dev/null || die "$t is not installed"; done
+
+cores="$(nproc)"
+hz="$(getconf CLK_TCK)"
+conns="${AVW_BENCH_CONNECTIONS:-16}"
+wrk_threads="${AVW_BENCH_WRK_THREADS:-$cores}"
+if [ "$quick" -eq 1 ]; then
+  phase="${AVW_BENCH_SECONDS:-3}" warm=1 core_min_time=0.05
+else
+  phase="${AVW_BENCH_SECONDS:-15}" warm=3 core_min_time=0.5
+fi
+stores=(10000 100000)
+bodies=(kpo large)
+declare -A body_desc=([kpo]="KPO pod" [large]="large pod")
+
+tmp="$(mktemp -d)"
+server_pid="" nginx_pid=""
+cleanup() {
+  [ -z "$server_pid" ] || kill -KILL "$server_pid" 2>/dev/null || true
+  [ -z "$nginx_pid" ] || kill -TERM "$nginx_pid" 2>/dev/null || true
+  if [ "${AVW_BENCH_KEEP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+now_us() { local t="${EPOCHREALTIME/./}"; echo "$t"; }
+note() { printf '\033[1m== [%3ss] %s\033[0m\n' "$SECONDS" "$*" >&2; }
+
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$(( 20000 + RANDOM % 40000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  die "no free port found"
+}
+
+# ---- measurements -------------------------------------------------------------------------
+# CPU time (user + system, in clock ticks) of the processes $@, from /proc/<pid>/stat.
+cpu_ticks() {
+  local total=0 pid stat f
+  for pid in "$@"; do
+    stat="$(<"/proc/$pid/stat")"
+    read -r -a f <<<"${stat##*) }"  # fields from 3 (state) on; the name may hold spaces
+    total=$(( total + f[11] + f[12] ))
+  done
+  echo "$total"
+}
+
+# wrk at saturation: $1 URL, $2 body file, then the server's pids (for CPU per request).
+# Prints `rps p50 p99 p999 cpu_us_per_request` (latencies in µs).
+saturate() {
+  local url="$1" body="$2"; shift 2
+  AVW_BODY="$body" wrk -t "$wrk_threads" -c "$conns" -d "${warm}s" -s "$here/post.lua" "$url" >/dev/null
+  local before out after
+  before="$(cpu_ticks "$@")"
+  out="$(AVW_BODY="$body" wrk -t "$wrk_threads" -c "$conns" -d "${phase}s" -s "$here/post.lua" "$url")"
+  after="$(cpu_ticks "$@")"
+  local line; line="$(grep '^AVW_RESULT' <<<"$out")" || die "wrk printed no result: $out"
+  local -A r; local kv
+  for kv in ${line#AVW_RESULT }; do r[${kv%%=*}]="${kv#*=}"; done
+  [ "${r[non2xx]}" = 0 ] && [ "${r[requests]}" -gt 0 ] ||
+    die "wrk on $url: ${r[requests]} requests, ${r[non2xx]} non-2xx answers"
+  # Timeouts (wrk's are 2 s) happen when the machine is overloaded: counted, not fatal.
+  [ "${r[errors]}" = 0 ] || echo "wrk on $url: ${r[errors]} socket errors or timeouts" >>"$tmp/errors.txt"
+  local cpu_us=$(( (after - before) * 1000000 / hz * 10 / r[requests] ))  # tenths of µs
+  echo "${r[rps]} ${r[p50_us]} ${r[p99_us]} ${r[p999_us]} $(( cpu_us / 10 )).$(( cpu_us % 10 ))"
+}
+
+# h2load at a fixed total rate: $1 URL, $2 body file, $3 requests per second (all clients).
+# h2load's log has one line per request: start time (µs), status, duration (µs).
+# Prints `rps p50 p99 p999`.
+fixed_rate() {
+  local per_client=$(( ($3 + conns - 1) / conns ))
+  [ "$per_client" -ge 1 ] || per_client=1
+  local log="$tmp/h2load-$RANDOM.log"
+  h2load --h1 -c "$conns" -t 1 --rps "$per_client" -D "$phase" --warm-up-time "$warm" \
+    -H 'Content-Type: application/json' -d "$2" --log-file "$log" "$1" >"$log.out" 2>&1 ||
+    die "h2load failed on $1: $(tail -n 3 "$log.out")"
+  awk '$2 != 200 { bad++ } END { exit bad > 0 }' "$log" || die "h2load on $1: non-200 answers"
+  [ -s "$tmp/tls.txt" ] || sed -n 's/^\(TLS Protocol\|Cipher\|Server Temp Key\): //p' "$log.out" | paste -sd' ' >"$tmp/tls.txt"
+  awk '{ print $3 }' "$log" | sort -n | awk -v secs="$phase" '
+    { v[NR] = $1 }
+    function pct(p,  i) { i = int(NR * p / 100 + 0.999999); if (i < 1) i = 1; return v[i] }
+    END { if (NR == 0) exit 1; printf "%.0f %d %d %d\n", NR / secs, pct(50), pct(99), pct(99.9) }'
+}
+
+# ---- nginx: the machine's limit -------------------------------------------------------------
+# Static files hold our own response bytes; nginx answers 405 to a POST on a static file,
+# and `error_page 405 =200 $uri` serves the file instead (with a GET internally).
+start_nginx() {
+  local ng="$tmp/nginx"
+  mkdir -p "$ng/www" "$ng/logs"
+  for b in "${bodies[@]}"; do cp "$tmp/response-$b.json" "$ng/www/$b"; done
+  # As root, nginx's workers would switch to nobody, who cannot read our private temp dir.
+  local user_line=""
+  [ "$(id -u)" -ne 0 ] || user_line="user $(id -un) $(id -gn);"
+  for _ in 1 2 3; do
+    nginx_port="$(free_port)"
+    cat >"$ng/nginx.conf" <<EOF
+$user_line
+worker_processes $cores;
+pid $ng/nginx.pid;
+error_log $ng/logs/error.log warn;
+daemon off;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $ng/body;
+  proxy_temp_path $ng/proxy;
+  fastcgi_temp_path $ng/fastcgi;
+  uwsgi_temp_path $ng/uwsgi;
+  scgi_temp_path $ng/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  server_tokens off;
+  etag off;
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $cert;
+    ssl_certificate_key $key;
+    root $ng/www;
+    default_type application/json;
+    location / { error_page 405 =200 \$uri; }
+  }
+}
+EOF
+    "$nginx_bin" -p "$ng" -c "$ng/nginx.conf" -e "$ng/logs/error.log" 2>>"$ng/logs/error.log" &
+    nginx_pid=$!
+    for _ in $(seq 1 200); do
+      if curl -sfk -o /dev/null "https://127.0.0.1:$nginx_port/kpo"; then
+        # The worker processes, whose CPU time is what serving costs.
+        nginx_workers=()
+        local s stat f
+        for s in /proc/[0-9]*/stat; do
+          { read -r stat <"$s"; } 2>/dev/null || continue  # processes come and go meanwhile
+          read -r -a f <<<"${stat##*) }"
+          [ "${f[1]:-}" != "$nginx_pid" ] || { s="${s%/stat}"; nginx_workers+=("${s#/proc/}"); }
+        done
+        [ "${#nginx_workers[@]}" -eq "$cores" ] || die "nginx has ${#nginx_workers[@]} workers, not $cores"
+        return
+      fi
+      kill -0 "$nginx_pid" 2>/dev/null || break
+      sleep 0.01
+    done
+    kill -TERM "$nginx_pid" 2>/dev/null || true
+    wait "$nginx_pid" 2>/dev/null || true
+    nginx_pid=""
+  done
+  tail -n 5 "$ng/logs/error.log" >&2
+  die "nginx did not start"
+}
+
+# ---- our server ---------------------------------------------------------------------------
+declare -A result   # key: "<run label>/<body>/<what>" and "<run label>/<what>"
+# A port of our choosing (the log may be at warn level, where the server does not print it).
+start_server() {  # $1 store size, $2 label, then extra flags; sets server_pid, port, ready_ms
+  local n="$1" label="$2"; shift 2
+  local log="$tmp/server-$label.log"
+  port="$(free_port)"
+  local t0; t0="$(now_us)"
+  "$server_bin" serve --listen "127.0.0.1:$port" --tls-cert "$cert" --tls-key "$key" \
+    --recommendations "$tmp/store-$n.json" "$@" 2>"$log" &
+  server_pid=$!
+  local deadline=$(( t0 + 120000000 ))
+  until curl -sfk -o /dev/null "https://127.0.0.1:$port/readyz"; do
+    kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; die "the server exited"; }
+    [ "$(now_us)" -lt "$deadline" ] || die "the server did not get ready"
+    sleep 0.005
+  done
+  ready_ms=$(( ($(now_us) - t0) / 1000 ))
+}
+stop_server() {
+  kill -TERM "$server_pid"
+  wait "$server_pid" || die "the server exited with status $? on SIGTERM"
+  server_pid=""
+}
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+# $1 store size, $2 label (e.g. 10000 or 10000-warn), then extra server flags. Each body's
+# saturation run follows one of nginx's, so the ratio compares two adjacent windows (other
+# work on the machine drifts); the first store size also measures nginx at our half rate.
+run_ours() {
+  local n="$1" label="$2"; shift 2
+  note "webhook, $n tasks${*:+ ($*)}: startup"
+  start_server "$n" "$label" "$@"
+  result[$label/ready_ms]="$ready_ms"
+  result[$label/rss_ready_kb]="$(status_kb "$server_pid" VmRSS)"
+  local url="https://127.0.0.1:$port/mutate?timeout=10s" b
+  for b in "${bodies[@]}"; do
+    cmp -s <(curl -sSfk -H 'Content-Type: application/json' --data-binary @"$tmp/review-$b.json" "$url") \
+      "$tmp/response-$b.json" || die "the server's response to the $b pod is not the one \`review\` prints"
+    local nginx_url="https://127.0.0.1:$nginx_port/$b?timeout=10s"
+    note "webhook, $n tasks, ${body_desc[$b]}: nginx then us at saturation (wrk ${phase}s), us at half (h2load ${phase}s)"
+    result[$label/$b/nginx]="$(saturate "$nginx_url" "$tmp/review-$b.json" "${nginx_workers[@]}")"
+    result[$label/$b/sat]="$(saturate "$url" "$tmp/review-$b.json" "$server_pid")"
+    local half=$(( ${result[$label/$b/sat]%% *} / 2 ))
+    result[$label/$b/half]="$(fixed_rate "$url" "$tmp/review-$b.json" "$half")"
+    if [ "$label" = "${stores[0]}" ]; then
+      note "nginx, ${body_desc[$b]}: at our half rate (h2load ${phase}s)"
+      result[nginx/$b/half]="$(fixed_rate "$nginx_url" "$tmp/review-$b.json" "$half")"
+    fi
+  done
+  result[$label/hwm_kb]="$(status_kb "$server_pid" VmHWM)"
+  result[$label/rss_kb]="$(status_kb "$server_pid" VmRSS)"
+  result[$label/log_lines]="$(wc -l <"$tmp/server-$label.log")"
+  stop_server
+}
+
+# ---- the run ------------------------------------------------------------------------------
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+note "inputs: certificates, stores of ${stores[*]} tasks, the AdmissionReviews and our responses"
+"$root/certs/gen-dev-certs" --out "$tmp/certs" 2>/dev/null
+cert="$tmp/certs/tls.crt" key="$tmp/certs/tls.key"
+for n in "${stores[@]}"; do "$make_store" --tasks "$n" >"$tmp/store-$n.json"; done
+cp "$root/tests/fixtures/admission/kpo-pod.json" "$tmp/review-kpo.json"
+"$make_store" --large-review 32768 >"$tmp/review-large.json"
+for b in "${bodies[@]}"; do
+  # `review` prints the server's response bytes plus a newline, which $(...) drops.
+  printf '%s' "$("$server_bin" review --recommendations "$tmp/store-${stores[0]}.json" --review "$tmp/review-$b.json")" \
+    >"$tmp/response-$b.json"
+  grep -q '"patchType":"JSONPatch"' "$tmp/response-$b.json" || die "the $b pod is not patched"
+done
+
+note "core_bench (parse + decide + encode)"
+"$core_bench" --benchmark_min_time="$core_min_time" --benchmark_format=json >"$tmp/core.json" 2>"$tmp/core.err" ||
+  { cat "$tmp/core.err" >&2; die "core_bench failed"; }
+
+note "nginx: start ($cores worker processes)"
+start_nginx
+for n in "${stores[@]}"; do run_ours "$n" "$n"; done
+# The same with per-decision logging off (warn level), to show what the info line costs.
+runs=("${stores[@]}")
+if [ "$quick" -eq 0 ]; then
+  run_ours "${stores[0]}" "${stores[0]}-warn" --log-level warn
+  runs+=("${stores[0]}-warn")
+fi
+kill -TERM "$nginx_pid"
+wait "$nginx_pid" || true
+nginx_pid=""
+load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- the report ---------------------------------------------------------------------------
+report="$build/bench-report.txt"
+mib() { echo "$(( ($1 + 1023) / 1024 ))"; }  # KiB -> MiB, rounded up
+ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
+lat() { echo "$(ms "$1")/$(ms "$2")/$(ms "$3")"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+bytes() { wc -c <"$1" | tr -d ' '; }
+name_of() { [[ "$1" != *-warn ]] && echo "webhook ${1} tasks" || echo "webhook ${1%-warn} log=warn"; }
+{
+  echo "airflow-vpa-webhook load benchmark, $started$( [ "$quick" -eq 1 ] && echo ' (--quick)')"
+  echo "machine: $cores cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)), load average $load_start at start, $load_end at end"
+  echo "webhook: $cores worker threads (default --threads), default flags (info log, one line per decision, to a file)"
+  echo "nginx $("$nginx_bin" -v 2>&1 | sed 's|.*/||'): $cores worker processes, a static file of our response bytes, no access log"
+  echo "load: wrk -t$wrk_threads -c$conns (saturation) and h2load --h1 -c$conns --rps (fixed rate), over TLS with keep-alive"
+  echo "      ($(cat "$tmp/tls.txt"); one handshake per connection), ${phase}s per phase after ${warm}s of warm-up,"
+  echo "      on the same $cores cores as the server: the generator competes with it for them"
+  echo "bodies: KPO pod = tests/fixtures/admission/kpo-pod.json ($(bytes "$tmp/review-kpo.json") B),"
+  echo "        large pod = make_store --large-review 32768 ($(bytes "$tmp/review-large.json") B); responses $(bytes "$tmp/response-kpo.json") B and $(bytes "$tmp/response-large.json") B (patched)"
+  echo
+  echo "sat = wrk at saturation; nginx = nginx at saturation in the window just before; half = h2load at half of our"
+  echo "saturation rate; latency p50/p99/p99.9 in ms; CPU = server CPU time (all threads or workers) per request at saturation;"
+  echo "cpu ratio = nginx's CPU per request / ours: the throughput ratio on cores that nothing else uses"
+  printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %7s %8s %6s\n' server body "sat rps" "nginx" ratio "p50/p99/p99.9 sat" \
+    "half rps" "p50/p99/p99.9 half" "CPU us" "nginx us" "cpu ratio"
+  for label in "${runs[@]}"; do
+    for b in "${bodies[@]}"; do
+      read -r srps s50 s99 s999 scpu <<<"${result[$label/$b/sat]}"
+      read -r nrps _ _ _ ncpu <<<"${result[$label/$b/nginx]}"
+      read -r hrps h50 h99 h999 <<<"${result[$label/$b/half]}"
+      printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %7s %8s %6s\n' "$(name_of "$label")" "${body_desc[$b]}" "$srps" "$nrps" \
+        "$(ratio "$srps" "$nrps")" "$(lat "$s50" "$s99" "$s999")" "$hrps" "$(lat "$h50" "$h99" "$h999")" "$scpu" "$ncpu" \
+        "$(ratio "$ncpu" "$scpu")"
+    done
+  done
+  for b in "${bodies[@]}"; do
+    read -r hrps h50 h99 h999 <<<"${result[nginx/$b/half]}"
+    printf '%-22s %-10s %8s %8s %6s %20s %8s %20s\n' "nginx (static)" "${body_desc[$b]}" "" "" "" "" "$hrps" "$(lat "$h50" "$h99" "$h999")"
+  done
+  echo
+  printf '%-22s %12s %16s %18s %16s\n' server "ready (ms)" "RSS at ready" "peak RSS (VmHWM)" "RSS after load"
+  for label in "${runs[@]}"; do
+    printf '%-22s %12s %16s %18s %16s\n' "$(name_of "$label")" "${result[$label/ready_ms]}" \
+      "$(mib "${result[$label/rss_ready_kb]}") MiB" "$(mib "${result[$label/hwm_kb]}") MiB" "$(mib "${result[$label/rss_kb]}") MiB"
+  done
+  echo "ready = exec to the first GET /readyz 200 (polled every 5 ms); info log lines of the 10k run: ${result[${stores[0]}/log_lines]}"
+  echo
+  echo "core_bench (parse + decide + encode, one thread, CPU time; Google Benchmark, min time ${core_min_time}s)"
+  jq -r '.benchmarks[] | [.name, (.cpu_time | tostring) + " " + .time_unit, (.allocs_per_req | floor | tostring), (.body_bytes | floor | tostring)] | @tsv' \
+    "$tmp/core.json" | awk -F'\t' 'BEGIN { printf "  %-32s %14s %12s %10s\n", "benchmark", "time/request", "allocs/req", "body B" }
+      { split($2, t, " "); printf "  %-32s %11.2f %s %12s %10s\n", $1, t[1], t[2], $3, $4 }'
+  echo
+  echo "targets"
+  check() { printf '  %-60s %s\n' "$1" "$( [ "$2" = 1 ] && echo met || echo 'NOT met')"; }
+  read -r r10 _ <<<"${result[${stores[0]}/kpo/sat]}"; read -r rn _ <<<"${result[${stores[0]}/kpo/nginx]}"
+  check "throughput >= 0.5x nginx (KPO pod, ${stores[0]} tasks): $(ratio "$r10" "$rn")x" \
+    "$(awk -v a="$r10" -v b="$rn" 'BEGIN { print (a >= 0.5 * b) }')"
+  read -r _ _ _ _ c10 <<<"${result[${stores[0]}/kpo/sat]}"; read -r _ _ _ _ cn <<<"${result[${stores[0]}/kpo/nginx]}"
+  check "  the same by CPU per request: $(ratio "$cn" "$c10")x" "$(awk -v a="$c10" -v b="$cn" 'BEGIN { print (b >= 0.5 * a) }')"
+  worst=0; for n in "${stores[@]}"; do for b in "${bodies[@]}"; do
+    read -r _ _ p99 _ <<<"${result[$n/$b/half]}"; [ "$p99" -le "$worst" ] || worst="$p99"; done; done
+  check "p99 < 1 ms at half of saturation (worst store and body): $(ms "$worst") ms" "$(( worst < 1000 ))"
+  core_us="$(jq -r '[.benchmarks[] | select(.name | startswith("kpo_pod_enforce"))
+    | .cpu_time * ({"ns": 0.001, "us": 1, "ms": 1000}[.time_unit])] | max | . * 100 | round / 100' "$tmp/core.json")"
+  check "core < 20 us per typical request (KPO pod, worst store): $core_us us" "$(awk -v t="$core_us" 'BEGIN { print (t < 20) }')"
+  hwm="$(mib "${result[${stores[-1]}/hwm_kb]}")"
+  check "peak RSS < 64 MiB with ${stores[-1]} tasks: $hwm MiB" "$(( hwm < 64 ))"
+  if [ -s "$tmp/errors.txt" ]; then echo; echo "errors during the run:"; sed 's/^/  /' "$tmp/errors.txt"; fi
+} | tee "$report"
+echo "(saved to $report)" >&2
