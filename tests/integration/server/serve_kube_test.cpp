@@ -117,12 +117,12 @@ TEST_CASE("namespace annotations read through the API override the safety gates"
   // The team vouches for its recommendations: no history needed in this namespace.
   api.upsert("namespaces", namespace_with(R"("airflow-vpa-webhook.io/min-history":"0",)"
                                           R"("airflow-vpa-webhook.io/min-samples":"0")"));
-  KubeServer server(api, {});
-  const ClientOptions options = trusting(server.dir.file("ca.pem"));
-  REQUIRE(eventually([&] { return HttpsClient(server.port, options).request("GET", "/readyz").status == 200; }));
+  WebhookProcess server(with_api(api, {}));
+  const ClientOptions options = server.client_options();
+  REQUIRE(eventually([&] { return HttpsClient(server.port(), options).request("GET", "/readyz").status == 200; }));
   const std::string review = read_fixture("admission/kpo-pod.json");
   auto gates_of = [&] {
-    const auto r = HttpsClient(server.port, options).request("POST", "/audit", review);
+    const auto r = HttpsClient(server.port(), options).request("POST", "/audit", review);
     REQUIRE(r.status == 200);
     return json_has(r.body, "/response/auditAnnotations/gates") ? json_at(r.body, "/response/auditAnnotations/gates")
                                                                 : std::string("none");
