@@ -53,6 +53,11 @@ using TlsStream = beast::ssl_stream<TcpStream>;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+// The bytes read but not parsed yet: a header, or a line of chunk framing, plus one read.
+// Beast's parser waits for a whole chunk header line and for the whole trailer with no limit
+// of its own, so without this bound a chunk extension or a trailer that never ends would be
+// buffered until the body timeout (100 MiB of it from one client in a test).
+constexpr std::size_t kBufferLimit = kHeaderLimit + kReadChunk;
 // Bounds the wait for the client's close_notify after ours, and the draining of a request
 // body we refused; the client has its answer by then.
 constexpr std::chrono::seconds kCloseTimeout{2};
@@ -380,7 +385,7 @@ struct Server::Impl {
       co_return;
     }
 
-    beast::flat_buffer buffer;
+    beast::flat_buffer buffer(kBufferLimit);
     std::string body_storage;  // keeps its capacity from one request to the next
     bool first = true;
     Ending ending = Ending::Abort;
@@ -445,6 +450,10 @@ struct Server::Impl {
         if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow_awaitable); ec) {
           if (ec == http::error::body_limit) {
             handler.error(413, "request body is over the limit of " + std::to_string(options.max_request_bytes) +
+                                   " bytes",
+                          reply);
+          } else if (ec == http::error::buffer_overflow) {
+            handler.error(400, "bad request: a chunk header or the trailer is over " + std::to_string(kBufferLimit) +
                                    " bytes",
                           reply);
           } else if (is_protocol_error(ec)) {

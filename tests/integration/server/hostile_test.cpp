@@ -310,6 +310,19 @@ TEST_CASE("a 100 MiB body gets 413 and is cut off without being buffered", "[ser
   check_still_served(h);
 }
 
+TEST_CASE("chunk framing that never ends is refused without being buffered", "[server][hostile]") {
+  Harness h;
+  require_ready(h);
+  auto good = h.client();
+  std::string head = std::string(kPostHead) + "Transfer-Encoding: chunked\r\n\r\n";
+  SECTION("a chunk extension") { head += "1;ext="; }
+  SECTION("a trailer") { head += "1\r\n{\r\n0\r\nX-Trailer: "; }
+  // No CRLF ever comes: the parser can only wait for more, so the server must bound the wait.
+  check_refused(barrage(h, good, head, std::string(64 * 1024, 'a')), 400, "a chunk header or the trailer is over");
+  CHECK(patched(good));
+  check_still_served(h);
+}
+
 TEST_CASE("plaintext HTTP to the TLS port is closed at once and counted", "[server][hostile]") {
   // A long handshake timeout: a close well before it is the TLS layer refusing the bytes.
   Harness h(with_timeouts({}));
