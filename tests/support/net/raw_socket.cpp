@@ -99,36 +99,51 @@ struct SslFree {
 
 // ---- RawSocket ----------------------------------------------------------------------
 
-RawSocket::RawSocket(std::uint16_t port, std::chrono::milliseconds timeout) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) sys_fail("socket");
+RawSocket::RawSocket(std::uint16_t port, std::chrono::milliseconds timeout) : RawSocket(Adopt{}, start_connect(port)) {
+  finish_connect(Clock::now() + timeout);
+}
+
+RawSocket::RawSocket(Adopt, int fd) : fd_(fd) {}
+
+int RawSocket::start_connect(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) sys_fail("socket");
+  RawSocket owner(Adopt{}, fd);  // closes it if connect fails
   // A byte written is a segment sent: slow-writer tests mean exactly what they write.
   const int one = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return;
-  if (errno != EINPROGRESS) {
-    const int saved = errno;
-    close();
-    errno = saved;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
     sys_fail("connect");
   }
-  if (wait_for(fd_, POLLOUT, Clock::now() + timeout) == 0) {
-    close();
-    throw std::runtime_error("connect: timed out");
-  }
+  return std::exchange(owner.fd_, -1);
+}
+
+void RawSocket::finish_connect(Clock::time_point deadline) {
+  if (wait_for(fd_, POLLOUT, deadline) == 0) throw std::runtime_error("connect: timed out");
   int error = 0;
   socklen_t len = sizeof error;
   ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len);
   if (error != 0) {
-    close();
     errno = error;
     sys_fail("connect");
   }
 }
+
+std::vector<RawSocket> RawSocket::open_many(std::uint16_t port, std::size_t n, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::vector<RawSocket> sockets;
+  sockets.reserve(n);
+  // Every SYN goes out before the first connection is waited for.
+  for (std::size_t i = 0; i < n; ++i) sockets.push_back(RawSocket(Adopt{}, start_connect(port)));
+  for (RawSocket& s : sockets) s.finish_connect(deadline);
+  return sockets;
+}
+
+void RawSocket::set_receive_buffer(int bytes) { ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes); }
 
 RawSocket::~RawSocket() { close(); }
 

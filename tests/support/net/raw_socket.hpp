@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "support/net/https_client.hpp"
 
@@ -41,6 +42,14 @@ class RawSocket {
   RawSocket(RawSocket&& other) noexcept;
   RawSocket& operator=(RawSocket&& other) noexcept;
 
+  /// `n` connections at once: every connect is started before any is waited for, so a flood
+  /// takes no longer than the kernel needs. Throws std::runtime_error.
+  static std::vector<RawSocket> open_many(std::uint16_t port, std::size_t n,
+                                          std::chrono::milliseconds timeout = kRawTimeout);
+
+  /// Caps the kernel's receive buffer (SO_RCVBUF), so a peer that writes to a reader that
+  /// never reads soon finds the connection full.
+  void set_receive_buffer(int bytes);
   /// Sends all of `bytes` within `timeout`. False when the peer closed or reset the
   /// connection, or the bytes did not fit in time.
   bool send(std::string_view bytes, std::chrono::milliseconds timeout = kRawTimeout);
@@ -58,6 +67,11 @@ class RawSocket {
   void close();
 
  private:
+  struct Adopt {};
+  RawSocket(Adopt, int fd);
+  static int start_connect(std::uint16_t port);
+  void finish_connect(std::chrono::steady_clock::time_point deadline);
+
   int fd_ = -1;
 };
 
