@@ -58,6 +58,10 @@ constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 // of its own, so without this bound a chunk extension or a trailer that never ends would be
 // buffered until the body timeout (100 MiB of it from one client in a test).
 constexpr std::size_t kBufferLimit = kHeaderLimit + kReadChunk;
+// The body buffer a connection keeps for its next request: a typical review's (a few KiB),
+// not a big one's, or idle keep-alive connections each hold MiBs until their idle timeout
+// (40 of them after a 3 MiB review each held 140 MiB in a test).
+constexpr std::size_t kKeptBodyCapacity = 64 * 1024;
 // Bounds the wait for the client's close_notify after ours, and the draining of a request
 // body we refused; the client has its answer by then.
 constexpr std::chrono::seconds kCloseTimeout{2};
@@ -386,7 +390,7 @@ struct Server::Impl {
     }
 
     beast::flat_buffer buffer(kBufferLimit);
-    std::string body_storage;  // keeps its capacity from one request to the next
+    std::string body_storage;  // keeps its capacity from one request to the next, up to a bound
     bool first = true;
     Ending ending = Ending::Abort;
     for (;;) {
@@ -479,6 +483,8 @@ struct Server::Impl {
       }
       if (!written) break;
       body_storage = std::move(request.body());
+      // Swapped out: libstdc++'s move from an empty string would keep the big buffer.
+      if (body_storage.capacity() > kKeptBodyCapacity) std::string().swap(body_storage);
       if (!keep_alive) {
         ending = Ending::Graceful;
         break;

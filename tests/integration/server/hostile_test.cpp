@@ -7,7 +7,11 @@
 // checked around them are generous, because a loaded CI machine (or ASan) is slow, and the
 // point is "cut off by this timeout", not the exact millisecond. A lower bound only ever
 // uses the server's own deadline: Asio's timers never fire early.
+#include <malloc.h>
 #include <sys/resource.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/allocator_interface.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -35,15 +39,33 @@ const std::string& kpo_review() {
   return review;
 }
 
+constexpr std::size_t k3MiB = 3 * 1024 * 1024;  // a string well inside the 4 MiB limit
+
+/// `review` with the first `from` replaced by `to`.
+std::string replaced(std::string review, std::string_view from, std::string_view to) {
+  const auto at = review.find(from);
+  REQUIRE(at != std::string::npos);
+  return review.replace(at, from.size(), to);
+}
+
+/// The task pod with a 3 MiB annotation: legal, and big.
+std::string big_review() {
+  return replaced(kpo_review(), "\"labels\": {",
+                  "\"annotations\": {\"big\": \"" + std::string(k3MiB, 'A') + "\"}, \"labels\": {");
+}
+
 std::chrono::milliseconds since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 }
 
-/// Admits the task pod on `client`; true when it got 200 and the patch.
-bool patched(HttpsClient& client) {
-  const auto r = client.request("POST", "/mutate", kpo_review());
+/// Admits `review` on `client`; true when it got 200 and a patch.
+bool patched_with(HttpsClient& client, const std::string& review) {
+  const auto r = client.request("POST", "/mutate", review);
   return r.status == 200 && json_has(r.body, "/response/patch");
 }
+
+/// Admits the task pod on `client`; true when it got 200 and the patch.
+bool patched(HttpsClient& client) { return patched_with(client, kpo_review()); }
 
 /// A well-formed review on a connection of its own is served, with the patch.
 void check_still_served(const Harness& h) {
@@ -87,6 +109,17 @@ class RssGrowth {
   bool peak_ = false;
   long start_ = 0;
 };
+
+// Heap bytes in use now, from the allocator (what it caches or ASan quarantines is not counted,
+// so unlike the RSS this drops as soon as memory is freed).
+std::int64_t heap_in_use() {
+#if defined(__SANITIZE_ADDRESS__)
+  return static_cast<std::int64_t>(__sanitizer_get_current_allocated_bytes());
+#else
+  const struct mallinfo2 m = mallinfo2();
+  return static_cast<std::int64_t>(m.uordblks + m.hblkhd);
+#endif
+}
 
 // Raises the soft limit on open files to the hard limit; false when that is below `needed`.
 bool allow_open_files(rlim_t needed) {
@@ -237,15 +270,8 @@ TEST_CASE("reviews that are not valid get 400 naming the problem, and good ones 
   Harness h;
   require_ready(h);
   auto good = h.client();
-  const std::string review = kpo_review();
-  auto replaced = [&](std::string_view from, std::string_view to) {
-    std::string out = review;
-    const auto at = out.find(from);
-    REQUIRE(at != std::string::npos);
-    return out.replace(at, from.size(), to);
-  };
+  const std::string& review = kpo_review();
   const std::string nested(100'000, '[');
-  const std::string huge(3 * 1024 * 1024, 'A');  // well inside the 4 MiB limit
   struct Row {
     std::string name;
     std::string body;
@@ -257,11 +283,13 @@ TEST_CASE("reviews that are not valid get 400 naming the problem, and good ones 
        R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","object":)" + nested +
            std::string(nested.size(), ']') + "}}",
        "nested deeper than 256 levels"},
-      {"wrong apiVersion", replaced("\"admission.k8s.io/v1\"", "\"admission.k8s.io/v1beta1\""),
+      {"wrong apiVersion", replaced(review, "\"admission.k8s.io/v1\"", "\"admission.k8s.io/v1beta1\""),
        "unsupported AdmissionReview apiVersion \"admission.k8s.io/v1beta1\""},
-      {"wrong kind", replaced("\"AdmissionReview\"", "\"ConversionReview\""), "unsupported kind \"ConversionReview\""},
-      {"no uid", replaced("\"uid\": \"71855644-6b31-452d-82c9-d8999240b18e\",", ""), "request.uid is missing"},
-      {"a 3 MiB kind", replaced("\"AdmissionReview\"", "\"" + huge + "\""), "unsupported kind \"AAAA"},
+      {"wrong kind", replaced(review, "\"AdmissionReview\"", "\"ConversionReview\""),
+       "unsupported kind \"ConversionReview\""},
+      {"no uid", replaced(review, "\"uid\": \"71855644-6b31-452d-82c9-d8999240b18e\",", ""), "request.uid is missing"},
+      {"a 3 MiB kind", replaced(review, "\"AdmissionReview\"", "\"" + std::string(k3MiB, 'A') + "\""),
+       "unsupported kind \"AAAA"},
   };
   for (const Row& row : rows) {
     INFO(row.name);
@@ -281,11 +309,8 @@ TEST_CASE("reviews that are not valid get 400 naming the problem, and good ones 
         static_cast<double>(rows.size()));
 
   // Several megabytes of legal review (a huge annotation) are no error: the pod is patched.
-  const std::string big_pod = replaced("\"labels\": {", "\"annotations\": {\"big\": \"" + huge + "\"}, \"labels\": {");
   auto client = h.client();
-  const auto r = client.request("POST", "/mutate", big_pod);
-  CHECK(r.status == 200);
-  CHECK(json_has(r.body, "/response/patch"));
+  CHECK(patched_with(client, big_review()));
   check_still_served(h);
 }
 
@@ -320,6 +345,31 @@ TEST_CASE("chunk framing that never ends is refused without being buffered", "[s
   // No CRLF ever comes: the parser can only wait for more, so the server must bound the wait.
   check_refused(barrage(h, good, head, std::string(64 * 1024, 'a')), 400, "a chunk header or the trailer is over");
   CHECK(patched(good));
+  check_still_served(h);
+}
+
+TEST_CASE("big reviews on many keep-alive connections are not held while they idle", "[server][hostile]") {
+  Harness h;
+  require_ready(h);
+  const std::string review = big_review();
+  constexpr std::int64_t kConnections = 40;
+  const std::int64_t before = heap_in_use();
+  std::vector<std::unique_ptr<HttpsClient>> idle;
+  for (std::int64_t i = 0; i < kConnections; ++i) {
+    idle.push_back(std::make_unique<HttpsClient>(h.port(), h.client_options()));
+    CHECK(patched_with(*idle.back(), review));
+  }
+  // 40 bodies of 3 MiB came in; the connections that now wait for their next request (both
+  // ends are in this process) keep their TLS and session state, well under 1 MiB each, not
+  // the bodies.
+  std::int64_t held = 0;
+  CHECK(eventually(
+      [&] {
+        held = heap_in_use() - before;
+        return held < kConnections * 1024 * 1024;
+      },
+      5s));
+  INFO(kConnections << " idle connections hold " << held / 1024 << " KiB");
   check_still_served(h);
 }
 
@@ -411,7 +461,9 @@ TEST_CASE("a client that never reads its answers is cut off by the write deadlin
   RawTls tls(h.port(), h.ca_file);
   REQUIRE(tls.handshake());
   // Pipelined requests whose answers (the metrics page, each many KB) soon fill the socket
-  // buffers, since nothing reads them: the server's write then waits, and must give up.
+  // buffers, since nothing reads them (and ours is small): the server's write then waits,
+  // and must give up.
+  tls.socket().set_receive_buffer(4096);
   std::string requests;
   for (int i = 0; i < 2'000; ++i) requests += "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n";
   const auto start = Clock::now();
@@ -429,10 +481,11 @@ TEST_CASE(
     "thousands of idle connections: the excess is closed at once, the rest by the timeouts, "
     "and reviews keep being served",
     "[server][hostile]") {
-  constexpr std::size_t kTls = 100;    // handshake done, then silent: the header timeout
-  constexpr std::size_t kTcp = 2'900;  // not even a ClientHello: the handshake timeout
+  constexpr std::size_t kTls = 20;     // handshake done, then silent: the header timeout
+  constexpr std::size_t kTcp = 2'980;  // not even a ClientHello: the handshake timeout
+  constexpr std::size_t kBurst = 500;  // TCP connections opened at once, a review between bursts
   constexpr std::size_t kMax = 2'000;  // --max-connections, the good connection included
-  constexpr auto kTimeout = 4s;        // long enough to open them all before any times out
+  constexpr auto kTimeout = 6s;        // long enough to open them all before any times out
   constexpr std::size_t kAll = kTls + kTcp;
   // Both ends of every connection are in this process.
   if (!allow_open_files(2 * kAll + 200)) {
@@ -472,22 +525,38 @@ TEST_CASE(
       return lived.has_value();
     }
   };
-  std::vector<Idle> idle(kAll);
+  std::vector<Idle> idle;
+  idle.reserve(kAll);
+  // Closes are timed as they come, during the flood too, so a refusal is told from a timeout
+  // by how long the connection lived, however slow the machine is.
+  double most_open = 0;
+  auto sweep = [&] {
+    std::size_t closed = 0;
+    for (Idle& c : idle) closed += static_cast<std::size_t>(c.closed());
+    most_open = std::max(most_open, gauge(h, "avw_connections_open"));
+    return closed;
+  };
   const RssGrowth rss;
   const auto start = Clock::now();
   bool handshakes_ok = true;
-  for (std::size_t i = 0; i < kAll; ++i) {
-    idle[i].opened = Clock::now();
-    if (i < kTls) {
-      idle[i].tls = std::make_unique<RawTls>(h.port(), h.ca_file);
-      handshakes_ok = idle[i].tls->handshake() && handshakes_ok;
-    } else {
-      idle[i].tcp.emplace(h.port());
-    }
-    if (i % 500 == 0) review();  // while the server accepts, handshakes, refuses
+  for (std::size_t i = 0; i < kTls; ++i) {
+    const auto opened = Clock::now();
+    auto tls = std::make_unique<RawTls>(h.port(), h.ca_file);
+    handshakes_ok = tls->handshake() && handshakes_ok;
+    idle.push_back({std::move(tls), std::nullopt, opened, std::nullopt});
   }
+  while (idle.size() < kAll) {
+    const auto opened = Clock::now();
+    for (RawSocket& s : RawSocket::open_many(h.port(), std::min(kBurst, kAll - idle.size()))) {
+      idle.push_back({nullptr, std::move(s), opened, std::nullopt});
+    }
+    sweep();
+    review();  // while the server accepts, handshakes, refuses
+  }
+  const auto last_opened = Clock::now();
   const bool all_handled = eventually(
       [&] {
+        sweep();
         return counter(h, "avw_connections_accepted_total") + counter(h, "avw_connections_rejected_total") >=
                handled_before + kAll;
       },
@@ -496,48 +565,51 @@ TEST_CASE(
   const long rss_full_kib = rss.kib();
   REQUIRE(handshakes_ok);
   REQUIRE(all_handled);
-  // The count below is exact only if no idle connection timed out before the last was made.
-  REQUIRE(opened_in < kTimeout - 1s);
-  const std::size_t excess = kAll + 1 - kMax;
-  CHECK(counter(h, "avw_connections_rejected_total") == excess);
-  CHECK(gauge(h, "avw_connections_open") == static_cast<double>(kMax));
 
   // Until every idle connection is closed, reviews keep coming on the good one.
-  const auto deadline = start + kTimeout + 5s;
+  const auto deadline = last_opened + kTimeout + 5s;
   std::size_t closed = 0;
-  while (Clock::now() < deadline) {
-    closed = 0;
-    for (Idle& c : idle) closed += static_cast<std::size_t>(c.closed());
-    if (closed == kAll) break;
-    review();
-  }
+  while ((closed = sweep()) < kAll && Clock::now() < deadline) review();
   CHECK(closed == kAll);
+  CHECK(most_open <= static_cast<double>(kMax));
   // Refused: closed before any timeout could have done it. The others: by their timeout.
   std::size_t refused = 0;
-  std::size_t timed_out = 0;
   std::chrono::milliseconds slowest_refusal{0};
+  std::chrono::milliseconds longest{0};
   for (Idle& c : idle) {
     if (!c.lived) continue;
     if (*c.lived < kTimeout) {
       ++refused;
       slowest_refusal = std::max(slowest_refusal, *c.lived);
-    } else if (*c.lived < kTimeout + 3s) {
-      ++timed_out;
     }
+    longest = std::max(longest, *c.lived);
   }
-  CHECK(refused == excess);
-  CHECK(timed_out == kAll - excess);
+  INFO("refused ones closed within " << slowest_refusal.count() << " ms, the longest lived " << longest.count()
+                                     << " ms");
+  CHECK(refused == counter(h, "avw_connections_rejected_total"));
+  CHECK(longest < kTimeout + 5s);
+  if (opened_in < kTimeout - 1s) {
+    // Nothing timed out before the last was opened: exactly the excess was refused.
+    CHECK(refused == kAll + 1 - kMax);
+  } else {
+    WARN("the flood took " << opened_in.count() << " ms to open (the machine is slow): the first ones timed out "
+                           << "before the last came, so fewer than the excess were refused");
+    CHECK(refused > 0);
+  }
   CHECK(eventually([&] { return gauge(h, "avw_connections_open") == 1.0; }, 5s));  // the good one
-  CHECK(counter(h, "avw_tls_handshake_failures_total") == kTcp - excess);
+  // Only TCP connections were refused (the TLS ones came first); the rest timed out.
+  CHECK(counter(h, "avw_tls_handshake_failures_total") == kTcp - refused);
 
   REQUIRE(latencies.size() >= 10);
   std::sort(latencies.begin(), latencies.end());
-  INFO(kAll << " connections opened in " << opened_in.count() << " ms, RSS grew " << rss_full_kib / 1024
-            << " MiB; refused ones closed within " << slowest_refusal.count() << " ms; " << latencies.size()
-            << " reviews served meanwhile, median " << latencies[latencies.size() / 2].count() << " ms, worst "
-            << latencies.back().count() << " ms");
+  INFO(kAll << " connections opened in " << opened_in.count() << " ms, RSS grew " << rss_full_kib / 1024 << " MiB; "
+            << latencies.size() << " reviews served meanwhile, median " << latencies[latencies.size() / 2].count()
+            << " ms, worst " << latencies.back().count() << " ms");
   CHECK(all_patched);
-  CHECK(latencies.back() < 2s);
+  // Within the webhook's timeoutSeconds (5 s, after which the API server admits the pod
+  // unpatched), and mostly far quicker.
+  CHECK(latencies[latencies.size() / 2] < 250ms);
+  CHECK(latencies.back() < 5s);
   CHECK(patched(good));
   check_still_served(h);
 }
