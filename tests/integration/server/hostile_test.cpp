@@ -34,6 +34,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Added to an upper bound: a loaded 2-core machine (or ASan) can stall a thread for seconds.
+constexpr auto kSlack = 5s;
+
 const std::string& kpo_review() {
   static const std::string review = read_fixture("admission/kpo-pod.json");
   return review;
@@ -203,7 +206,7 @@ Barrage barrage(Harness& h, HttpsClient& good, const std::string& head, const st
     b.answer = tls.read_response(5s);
     b.answered_at = since(start);
   }
-  b.closed = tls.wait_closed(5s);
+  b.closed = tls.wait_closed(2 * kSlack);
   b.closed_at = since(start);
   b.rss_growth_kib = rss.kib();
   b.rss_peak = rss.measures_peak();
@@ -221,7 +224,7 @@ void check_refused(const Barrage& b, unsigned status, std::string_view error) {
   CHECK(json_at(b.answer->body, "/error").find(error) != std::string::npos);
   // After its answer the server drains what is in flight only for a short bound, then closes.
   CHECK(b.closed);
-  CHECK(b.closed_at - b.answered_at < 5s);
+  CHECK(b.closed_at - b.answered_at < 2s + kSlack);  // 2 s: the server's drain after a refusal
 }
 
 // A slow writer: one byte, then a pause far shorter than any timeout (an idle timer would
@@ -247,7 +250,7 @@ Trickle trickle(const Harness& h, RawTls& tls, std::string_view bytes, Clock::ti
     if (t.sent == 5) check_still_served(h);
     if (tls.readable(kTrickleGap)) break;  // the pause, ended early by the server
   }
-  t.closed = tls.wait_closed(5s);
+  t.closed = tls.wait_closed(2 * kSlack);
   t.closed_at = since(start);
   return t;
 }
@@ -265,7 +268,7 @@ void check_cut_off(const Trickle& t, std::size_t size, std::chrono::milliseconds
 
 }  // namespace
 
-TEST_CASE("reviews that are not valid get 400 naming the problem, and good ones are still served",
+TEST_CASE("hostile: reviews that are not valid get 400 naming the problem, and good ones are still served",
           "[server][hostile]") {
   Harness h;
   require_ready(h);
@@ -314,7 +317,7 @@ TEST_CASE("reviews that are not valid get 400 naming the problem, and good ones 
   check_still_served(h);
 }
 
-TEST_CASE("a 100 MiB body gets 413 and is cut off without being buffered", "[server][hostile]") {
+TEST_CASE("hostile: a 100 MiB body gets 413 and is cut off without being buffered", "[server][hostile]") {
   Harness h;  // the default 4 MiB limit
   require_ready(h);
   auto good = h.client();
@@ -335,7 +338,7 @@ TEST_CASE("a 100 MiB body gets 413 and is cut off without being buffered", "[ser
   check_still_served(h);
 }
 
-TEST_CASE("chunk framing that never ends is refused without being buffered", "[server][hostile]") {
+TEST_CASE("hostile: chunk framing that never ends is refused without being buffered", "[server][hostile]") {
   Harness h;
   require_ready(h);
   auto good = h.client();
@@ -348,7 +351,7 @@ TEST_CASE("chunk framing that never ends is refused without being buffered", "[s
   check_still_served(h);
 }
 
-TEST_CASE("big reviews on many keep-alive connections are not held while they idle", "[server][hostile]") {
+TEST_CASE("hostile: big reviews on many keep-alive connections are not held while they idle", "[server][hostile]") {
   Harness h;
   require_ready(h);
   const std::string review = big_review();
@@ -373,20 +376,20 @@ TEST_CASE("big reviews on many keep-alive connections are not held while they id
   check_still_served(h);
 }
 
-TEST_CASE("plaintext HTTP to the TLS port is closed at once and counted", "[server][hostile]") {
+TEST_CASE("hostile: plaintext HTTP to the TLS port is closed at once and counted", "[server][hostile]") {
   // A long handshake timeout: a close well before it is the TLS layer refusing the bytes.
-  Harness h(with_timeouts({}));
+  Harness h(with_timeouts({.handshake = 30s}));
   require_ready(h);
   RawSocket plain(h.port());
   const auto start = Clock::now();
   REQUIRE(plain.send("POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}"));
-  CHECK(plain.wait_closed(3s));
-  CHECK(since(start) < 3s);
+  CHECK(plain.wait_closed(2 * kSlack));
+  CHECK(since(start) < 2 * kSlack);
   CHECK(eventually([&] { return counter(h, "avw_tls_handshake_failures_total") == 1; }, 3s));
   check_still_served(h);
 }
 
-TEST_CASE("a TLS handshake that never finishes is closed by the handshake timeout", "[server][hostile]") {
+TEST_CASE("hostile: a TLS handshake that never finishes is closed by the handshake timeout", "[server][hostile]") {
   constexpr auto kHandshake = 500ms;
   Harness h(with_timeouts({.handshake = kHandshake}));
   require_ready(h);
@@ -408,17 +411,17 @@ TEST_CASE("a TLS handshake that never finishes is closed by the handshake timeou
     REQUIRE(socket->send(std::string_view(hello).substr(0, hello.size() / 2)));
   }
   CHECK(patched(good));  // while the handshake hangs
-  CHECK(socket->wait_closed(5s));
+  CHECK(socket->wait_closed(kHandshake + 2 * kSlack));
   const auto closed_at = since(start);
   INFO("closed after " << closed_at.count() << " ms");
   CHECK(closed_at >= kHandshake);
-  CHECK(closed_at < kHandshake + 3s);
+  CHECK(closed_at < kHandshake + kSlack);
   CHECK(eventually([&] { return counter(h, "avw_tls_handshake_failures_total") == 1; }, 3s));
   CHECK(patched(good));
   check_still_served(h);
 }
 
-TEST_CASE("a header trickled a byte at a time is cut off by the header deadline", "[server][hostile]") {
+TEST_CASE("hostile: a header trickled a byte at a time is cut off by the header deadline", "[server][hostile]") {
   constexpr auto kHeader = 500ms;
   Harness h(with_timeouts({.header = kHeader}));
   require_ready(h);
@@ -436,11 +439,11 @@ TEST_CASE("a header trickled a byte at a time is cut off by the header deadline"
   // 400 bytes of header, a byte per gap, would take ten seconds.
   const std::string header = std::string(kPostHead) + "X-Slow: " + std::string(400, 'a') + "\r\n\r\n";
   // The first byte may start the deadline again after the wait for it (at most twice over).
-  check_cut_off(trickle(h, tls, header, Clock::now()), header.size(), kHeader, 2 * kHeader + 2s);
+  check_cut_off(trickle(h, tls, header, Clock::now()), header.size(), kHeader, 2 * kHeader + kSlack);
   check_still_served(h);
 }
 
-TEST_CASE("a body trickled a byte at a time is cut off by the body deadline", "[server][hostile]") {
+TEST_CASE("hostile: a body trickled a byte at a time is cut off by the body deadline", "[server][hostile]") {
   constexpr auto kBody = 500ms;
   Harness h(with_timeouts({.body = kBody}));
   require_ready(h);
@@ -450,11 +453,11 @@ TEST_CASE("a body trickled a byte at a time is cut off by the body deadline", "[
   // Taken before the header goes: the server's body deadline starts after it.
   const auto start = Clock::now();
   REQUIRE(tls.send(post_head(review.size())));
-  check_cut_off(trickle(h, tls, review, start), review.size(), kBody, kBody + 2s);
+  check_cut_off(trickle(h, tls, review, start), review.size(), kBody, kBody + kSlack);
   check_still_served(h);
 }
 
-TEST_CASE("a client that never reads its answers is cut off by the write deadline", "[server][hostile]") {
+TEST_CASE("hostile: a client that never reads its answers is cut off by the write deadline", "[server][hostile]") {
   constexpr auto kWrite = 500ms;  // the body timeout bounds each response write too
   Harness h(with_timeouts({.body = kWrite}));
   require_ready(h);
@@ -469,16 +472,16 @@ TEST_CASE("a client that never reads its answers is cut off by the write deadlin
   const auto start = Clock::now();
   const bool all_sent = tls.send(requests, 5s);
   check_still_served(h);  // while the writes are stuck
-  CHECK(tls.socket().hung_up(5s));
+  CHECK(tls.socket().hung_up(kWrite + 2 * kSlack));
   const auto closed_at = since(start);
   INFO("cut off after " << closed_at.count() << " ms" << (all_sent ? "" : " (not all requests were taken)"));
   CHECK(closed_at >= kWrite);
-  CHECK(closed_at < kWrite + 3s);
+  CHECK(closed_at < kWrite + kSlack);
   check_still_served(h);
 }
 
 TEST_CASE(
-    "thousands of idle connections: the excess is closed at once, the rest by the timeouts, "
+    "hostile: thousands of idle connections: the excess is closed at once, the rest by the timeouts, "
     "and reviews keep being served",
     "[server][hostile]") {
   constexpr std::size_t kTls = 20;     // handshake done, then silent: the header timeout
@@ -587,7 +590,7 @@ TEST_CASE(
   INFO("refused ones closed within " << slowest_refusal.count() << " ms, the longest lived " << longest.count()
                                      << " ms");
   CHECK(refused == counter(h, "avw_connections_rejected_total"));
-  CHECK(longest < kTimeout + 5s);
+  CHECK(longest < kTimeout + kSlack);
   if (opened_in < kTimeout - 1s) {
     // Nothing timed out before the last was opened: exactly the excess was refused.
     CHECK(refused == kAll + 1 - kMax);
