@@ -53,6 +53,15 @@ using TlsStream = beast::ssl_stream<TcpStream>;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+// The bytes read but not parsed yet: a header, or a line of chunk framing, plus one read.
+// Beast's parser waits for a whole chunk header line and for the whole trailer with no limit
+// of its own, so without this bound a chunk extension or a trailer that never ends would be
+// buffered until the body timeout (100 MiB of it from one client in a test).
+constexpr std::size_t kBufferLimit = kHeaderLimit + kReadChunk;
+// The body buffer a connection keeps for its next request: a typical review's (a few KiB),
+// not a big one's, or idle keep-alive connections each hold MiBs until their idle timeout
+// (40 of them after a 3 MiB review each held 140 MiB in a test).
+constexpr std::size_t kKeptBodyCapacity = 64 * 1024;
 // Bounds the wait for the client's close_notify after ours, and the draining of a request
 // body we refused; the client has its answer by then.
 constexpr std::chrono::seconds kCloseTimeout{2};
@@ -380,8 +389,8 @@ struct Server::Impl {
       co_return;
     }
 
-    beast::flat_buffer buffer;
-    std::string body_storage;  // keeps its capacity from one request to the next
+    beast::flat_buffer buffer(kBufferLimit);
+    std::string body_storage;  // keeps its capacity from one request to the next, up to a bound
     bool first = true;
     Ending ending = Ending::Abort;
     for (;;) {
@@ -447,6 +456,10 @@ struct Server::Impl {
             handler.error(413, "request body is over the limit of " + std::to_string(options.max_request_bytes) +
                                    " bytes",
                           reply);
+          } else if (ec == http::error::buffer_overflow) {
+            handler.error(400, "bad request: a chunk header or the trailer is over " + std::to_string(kBufferLimit) +
+                                   " bytes",
+                          reply);
           } else if (is_protocol_error(ec)) {
             handler.error(400, "bad request: " + ec.message(), reply);
           } else {
@@ -470,6 +483,8 @@ struct Server::Impl {
       }
       if (!written) break;
       body_storage = std::move(request.body());
+      // Swapped out: libstdc++'s move from an empty string would keep the big buffer.
+      if (body_storage.capacity() > kKeptBodyCapacity) std::string().swap(body_storage);
       if (!keep_alive) {
         ending = Ending::Graceful;
         break;
