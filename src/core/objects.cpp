@@ -164,8 +164,8 @@ ObjectMeta decode_meta(const Value& object) {
   if (md == nullptr) fail("metadata", "missing");
   meta.name = req_string(*md, "name", "metadata");
   meta.namespace_ = opt_string(*md, "namespace", "metadata").value_or("");
-  meta.uid = opt_string(*md, "uid", "metadata").value_or("");
-  meta.resource_version = opt_string(*md, "resourceVersion", "metadata").value_or("");
+  opt_string(*md, "uid", "metadata");
+  opt_string(*md, "resourceVersion", "metadata");
   meta.creation_timestamp = opt_string(*md, "creationTimestamp", "metadata").value_or("");
   return meta;
 }
