@@ -166,7 +166,9 @@ ObjectMeta decode_meta(const Value& object) {
   meta.namespace_ = opt_string(*md, "namespace", "metadata").value_or("");
   opt_string(*md, "uid", "metadata");
   opt_string(*md, "resourceVersion", "metadata");
-  meta.creation_timestamp = opt_string(*md, "creationTimestamp", "metadata").value_or("");
+  if (auto created = opt_string(*md, "creationTimestamp", "metadata")) {
+    meta.created = parse_rfc3339(*created).value_or(ObjectMeta::kUnknownCreated);
+  }
   return meta;
 }
 

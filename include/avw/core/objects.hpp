@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,7 +39,12 @@ namespace avw::core {
 struct ObjectMeta {
   std::string namespace_;
   std::string name;
-  std::string creation_timestamp;  // RFC 3339 as served ("2026-11-23T17:09:07Z"): sorts by time
+  /// metadata.creationTimestamp in seconds since the epoch (parse_rfc3339). When absent or
+  /// unreadable it is kUnknownCreated, which sorts after every real time: such a VPA should not
+  /// win over VPAs whose age is known.
+  std::int64_t created = kUnknownCreated;
+
+  static constexpr std::int64_t kUnknownCreated = std::numeric_limits<std::int64_t>::max();
 
   friend bool operator==(const ObjectMeta&, const ObjectMeta&) = default;
 };

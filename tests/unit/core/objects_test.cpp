@@ -110,7 +110,7 @@ TEST_CASE("the first VPA list page decodes every field and the continue token", 
     const Vpa& vpa = page.vpas[0];
     CHECK(vpa.meta.name == "etl-daily-extract");
     CHECK(vpa.meta.namespace_ == "airflow");
-    CHECK(vpa.meta.creation_timestamp == "2026-11-23T17:09:07Z");
+    CHECK(vpa.meta.created == parse_rfc3339("2026-11-23T17:09:07Z"));
     CHECK(vpa.target_ref.api_version == "airflow-vpa-webhook.io/v1alpha1");
     CHECK(vpa.target_ref.kind == "AirflowTask");
     CHECK(vpa.target_ref.name == "etl-daily-extract");
@@ -172,7 +172,7 @@ TEST_CASE("the last VPA list page has an empty continue token", "[objects]") {
   REQUIRE(page.vpas.size() == 1);
   const Vpa& vpa = page.vpas[0];
   CHECK(vpa.meta.name == "ml-train-fit");
-  CHECK(vpa.meta.creation_timestamp == "2026-11-23T17:09:13Z");
+  CHECK(vpa.meta.created == parse_rfc3339("2026-11-23T17:09:13Z"));
   REQUIRE(vpa.recommendations.size() == 1);
   CHECK(vpa.recommendations[0].target == values("1803m", "4585708231"));
   CHECK(vpa.recommendations[0].lower_bound == values("1204m", "3163004108"));
@@ -204,7 +204,7 @@ TEST_CASE("a LimitRange list page gives its items the list's kind", "[objects]")
   const auto& range = list.limit_ranges[0];
   CHECK(range.meta.name == "airflow-container-limits");
   CHECK(range.meta.namespace_ == "airflow");
-  CHECK(range.meta.creation_timestamp == "2026-11-23T17:09:23Z");
+  CHECK(range.meta.created == parse_rfc3339("2026-11-23T17:09:23Z"));
   REQUIRE(range.items.size() == 1);
   const auto& item = range.items[0];
   CHECK(item.type == LimitRangeItem::Type::Container);
