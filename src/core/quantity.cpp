@@ -9,8 +9,6 @@
 namespace avw::core {
 namespace {
 
-__extension__ using UInt128 = unsigned __int128;
-
 constexpr Int128 kInt128Max = std::numeric_limits<Int128>::max();
 constexpr int kMaxPow10 = 38;  // 10^38 < 2^127 < 10^39
 
@@ -265,17 +263,17 @@ std::optional<Quantity> Quantity::parse(std::string_view text, std::string* erro
 }
 
 Quantity Quantity::rounded_up(Int128 step_nanos) const {
-  if (auto v = ceil_to_step(nanos_, step_nanos)) return {*v, format_};
+  if (auto v = ceil_to_step(nanos(), step_nanos)) return {*v, format_};
   // Only within one step of the Int128 limit: keep the largest multiple that fits rather than wrap.
-  return {nanos_ - nanos_ % step_nanos, format_};
+  return {nanos() - nanos() % step_nanos, format_};
 }
 
 std::optional<Quantity> Quantity::scaled(const Quantity& numerator, const Quantity& denominator,
                                          Int128 step_nanos, Rounding rounding) const {
-  if (denominator.nanos_ <= 0) return std::nullopt;
-  const UInt128 a = magnitude(nanos_);
-  const UInt128 b = magnitude(numerator.nanos_);
-  const UInt128 d = magnitude(denominator.nanos_);
+  if (denominator.nanos() <= 0) return std::nullopt;
+  const UInt128 a = magnitude(nanos());
+  const UInt128 b = magnitude(numerator.nanos());
+  const UInt128 d = magnitude(denominator.nanos());
   // a*b/d = (a/d)*b + (a%d)*b/d: the first term overflowing means the result does, and the second
   // is computed without the 256-bit product that plain 2Gi * 600Mi in nanos would need.
   UInt128 whole = 0;
@@ -283,7 +281,7 @@ std::optional<Quantity> Quantity::scaled(const Quantity& numerator, const Quanti
   const auto [part, rem] = mul_div(a % d, b, d);
   UInt128 quot = 0;
   if (__builtin_add_overflow(whole, part, &quot)) return std::nullopt;
-  const bool negative = (nanos_ < 0) != (numerator.nanos_ < 0);
+  const bool negative = (nanos() < 0) != (numerator.nanos() < 0);
   // The magnitude takes the remainder up when rounding away from zero: towards +infinity for a
   // positive result, towards -infinity for a negative one.
   const bool away_from_zero = negative == (rounding == Rounding::Down);
@@ -300,12 +298,12 @@ std::optional<Quantity> Quantity::scaled(const Quantity& numerator, const Quanti
 }
 
 std::string Quantity::to_string() const {
-  const Text text = canonical(nanos_, format_);
+  const Text text = canonical(nanos(), format_);
   return std::string(text.data.data(), text.size);
 }
 
 void Quantity::append_to(std::string& out) const {
-  const Text text = canonical(nanos_, format_);
+  const Text text = canonical(nanos(), format_);
   out.append(text.data.data(), text.size);
 }
 

@@ -84,8 +84,10 @@ bool older(const Candidate& a, const Candidate& b) {
 }
 
 // Keeps the last object for each key, at the position of the first (input order otherwise).
+// `objects` is taken by value, so the input vector and the key map are freed on return rather
+// than when build() ends: with 100k VPAs and targets that lowers the peak by tens of MB.
 template <class T, class KeyOf>
-std::vector<T> last_wins(std::vector<T>&& objects, KeyOf key_of) {
+std::vector<T> last_wins(std::vector<T> objects, KeyOf key_of) {
   std::vector<T> out;
   out.reserve(objects.size());
   StringMap<std::size_t> position;
@@ -186,11 +188,9 @@ std::shared_ptr<const Snapshot> Snapshot::build(DecodedObjects objects,
     const Selector& selector = target->selector;
     if (selector.empty() || selector.is_nothing()) continue;
 
-    // A VPA whose creationTimestamp cannot be read sorts after every dated one: it should not
-    // win over VPAs whose age is known.
-    Candidate candidate{&vpa, &selector,
-                        parse_rfc3339(vpa.meta.creation_timestamp)
-                            .value_or(std::numeric_limits<std::int64_t>::max())};
+    // A VPA whose creationTimestamp cannot be read sorts after every dated one
+    // (ObjectMeta::kUnknownCreated): it should not win over VPAs whose age is known.
+    Candidate candidate{&vpa, &selector, vpa.meta.created};
     auto a = selector.equality_value(options.index_key_a);
     auto b = selector.equality_value(options.index_key_b);
     if (a && b) {

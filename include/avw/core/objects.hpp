@@ -12,12 +12,16 @@
 //   - Namespace (v1): its annotations (gate overrides).
 //
 // decode_objects() takes a `List` (what `kubectl get vpa,airflowtasks -A -o json` prints, or an
-// API list page such as `VerticalPodAutoscalerList`) or a single object; decode_watch_event()
+// API list page such as `VerticalPodAutoscalerList`) or a single object, whole or pulled in chunks
+// from a ChunkSource (a list's items are then decoded one at a time, so neither the whole
+// document nor its DOM is ever held: a 100k-task file is 140 MB of JSON); decode_watch_event()
 // one line of a watch stream. Objects that cannot be understood are skipped with a message in
 // `errors`, never thrown: one bad object must not hide the others.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,12 +33,20 @@
 
 namespace avw::core {
 
+// metadata.uid and metadata.resourceVersion are checked (a malformed one skips the object, as
+// before) but not kept: nothing downstream reads them, and with 100k VPAs and targets in a
+// snapshot their strings cost about 200 bytes per task.
 struct ObjectMeta {
   std::string namespace_;
   std::string name;
-  std::string uid;
-  std::string resource_version;
-  std::string creation_timestamp;  // RFC 3339 as served ("2026-11-23T17:09:07Z"): sorts by time
+  /// metadata.creationTimestamp in seconds since the epoch (parse_rfc3339). When absent or
+  /// unreadable it is kUnknownCreated, which sorts after every real time: such a VPA should not
+  /// win over VPAs whose age is known.
+  std::int64_t created = kUnknownCreated;
+
+  static constexpr std::int64_t kUnknownCreated = std::numeric_limits<std::int64_t>::max();
+
+  friend bool operator==(const ObjectMeta&, const ObjectMeta&) = default;
 };
 
 enum class UpdateMode : std::uint8_t { Off, Initial, Recreate, Auto, InPlaceOrRecreate, InPlace };
@@ -52,6 +64,8 @@ struct ContainerPolicy {
   ControlledValues controlled_values = ControlledValues::RequestsAndLimits;
   ResourceValues min_allowed;
   ResourceValues max_allowed;
+
+  friend bool operator==(const ContainerPolicy&, const ContainerPolicy&) = default;
 };
 
 struct ContainerRecommendation {
@@ -60,12 +74,16 @@ struct ContainerRecommendation {
   ResourceValues lower_bound;
   ResourceValues upper_bound;
   ResourceValues uncapped_target;
+
+  friend bool operator==(const ContainerRecommendation&, const ContainerRecommendation&) = default;
 };
 
 struct TargetRef {
   std::string api_version;  // "airflow-vpa-webhook.io/v1alpha1"
   std::string kind;         // "AirflowTask"
   std::string name;
+
+  friend bool operator==(const TargetRef&, const TargetRef&) = default;
 };
 
 struct Vpa {
@@ -78,6 +96,8 @@ struct Vpa {
   /// The policy for `container`: exact name first, else "*", else nullptr.
   const ContainerPolicy* policy_for(std::string_view container) const;
   const ContainerRecommendation* recommendation_for(std::string_view container) const;
+
+  friend bool operator==(const Vpa&, const Vpa&) = default;
 };
 
 /// Any object a VPA can target, with the selector of its pods.
@@ -86,6 +106,8 @@ struct ScaleTarget {
   std::string api_version;  // "airflow-vpa-webhook.io/v1alpha1"
   std::string kind;         // "AirflowTask"
   Selector selector;
+
+  friend bool operator==(const ScaleTarget&, const ScaleTarget&) = default;
 };
 
 struct LimitRangeItem {
@@ -96,11 +118,15 @@ struct LimitRangeItem {
   ResourceValues default_limit;    // "default"
   ResourceValues default_request;  // "defaultRequest"
   ResourceValues max_limit_request_ratio;
+
+  friend bool operator==(const LimitRangeItem&, const LimitRangeItem&) = default;
 };
 
 struct LimitRange {
   ObjectMeta meta;
   std::vector<LimitRangeItem> items;
+
+  friend bool operator==(const LimitRange&, const LimitRange&) = default;
 };
 
 struct Checkpoint {
@@ -112,12 +138,16 @@ struct Checkpoint {
   std::int64_t total_samples_count = 0;
   /// True when the memory histogram holds samples (bucketWeights non-empty).
   bool has_memory_samples = false;
+
+  friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
 };
 
 /// A namespace's annotations: per-namespace overrides of the safety gates.
 struct NamespaceInfo {
   ObjectMeta meta;
   std::vector<std::pair<std::string, std::string>> annotations;
+
+  friend bool operator==(const NamespaceInfo&, const NamespaceInfo&) = default;
 };
 
 /// Everything decoded from one document.
@@ -130,11 +160,24 @@ struct DecodedObjects {
   std::string list_resource_version;  // metadata.resourceVersion of a list
   std::string list_continue;          // metadata.continue of a list page
   std::vector<std::string> errors;    // one line per skipped object
+
+  friend bool operator==(const DecodedObjects&, const DecodedObjects&) = default;
 };
 
 /// Decodes a List, an API list page (`*List`) or a single object. Throws DecodeError (from
 /// admission.hpp) only when the document itself is not JSON or not an object.
 DecodedObjects decode_objects(std::string_view json);
+
+/// Supplies a document piece by piece: each call returns the next chunk, which must stay valid
+/// until the next call; an empty chunk ends the document. It may throw (a read error): the
+/// exception leaves decode_objects() unchanged.
+using ChunkSource = std::function<std::string_view()>;
+
+/// decode_objects() over a document pulled from `next_chunk`, with the same results and errors.
+/// The items of a list whose `kind` (and, for a typed page, `apiVersion`) come before `items`,
+/// as the API server and kubectl write them, are decoded as they arrive and then dropped; any
+/// other document is held whole while it is decoded.
+DecodedObjects decode_objects(const ChunkSource& next_chunk);
 
 /// One event of a watch stream (one JSON line).
 struct WatchEvent {

@@ -352,3 +352,25 @@ TEST_CASE("resource names round-trip and have their rounding step", "[quantity]"
   CHECK(avw::core::rounding_step(Resource::Cpu) == kNanosPerMilli);
   CHECK(avw::core::rounding_step(Resource::Memory) == kNanosPerUnit);
 }
+
+TEST_CASE("a quantity keeps every 128-bit value exactly, and orders by it", "[quantity]") {
+  using avw::core::Int128;
+  using avw::core::Quantity;
+  constexpr Int128 kMax = std::numeric_limits<Int128>::max();
+  constexpr Int128 kMin = std::numeric_limits<Int128>::min();
+  const Int128 bit32 = Int128{1} << 32;
+  const Int128 bit64 = Int128{1} << 64;
+  const Int128 bit96 = Int128{1} << 96;
+  auto value = GENERATE_COPY(Int128{0}, Int128{1}, Int128{-1}, bit32 - 1, bit32, -bit32, bit64 - 1, bit64, -bit64,
+                             bit96, -bit96 - 1, kMax, kMin, kMax - 1, kMin + 1);
+  const Quantity q(value, Quantity::Format::BinarySI);
+  CHECK((q.nanos() == value));
+  CHECK(q.format() == Quantity::Format::BinarySI);
+  CHECK(q.is_zero() == (value == 0));
+  CHECK(q.is_negative() == (value < 0));
+  CHECK((q.with_format(Quantity::Format::DecimalSI).nanos() == q.nanos()));
+  if (value != kMax) {
+    CHECK(q < Quantity(value + 1, Quantity::Format::DecimalSI));
+    CHECK(q != Quantity(value + 1, Quantity::Format::BinarySI));
+  }
+}

@@ -57,7 +57,7 @@ Vpa vpa(std::string_view namespace_, std::string_view name, std::string_view tar
   Vpa v;
   v.meta.namespace_ = namespace_;
   v.meta.name = name;
-  v.meta.creation_timestamp = created;
+  v.meta.created = avw::core::parse_rfc3339(created).value_or(avw::core::ObjectMeta::kUnknownCreated);
   v.target_ref = {std::string(api_version), std::string(kind), std::string(target)};
   v.update_mode = mode;
   return v;
