@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
@@ -33,9 +32,7 @@ namespace {
 
 constexpr std::size_t kMaxQueries = 64;
 
-std::int64_t created_of(const Vpa& vpa) {
-  return parse_rfc3339(vpa.meta.creation_timestamp).value_or(std::numeric_limits<std::int64_t>::max());
-}
+std::int64_t created_of(const Vpa& vpa) { return vpa.meta.created; }
 
 // The VPA that should govern a pod, found the slow way.
 const Vpa* brute_force(const std::vector<const Vpa*>& vpas, const Snapshot& snapshot, const StoreOptions& options,
