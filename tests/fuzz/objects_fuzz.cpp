@@ -84,14 +84,35 @@ void check_find_vpa(const std::vector<const Vpa*>& vpas, const Snapshot& snapsho
 
 }  // namespace
 
+// The document pulled in chunks whose sizes (1 to 64 bytes) come from its own bytes, as the
+// file source pulls a file: the same objects, errors and messages as decoded whole.
+DecodedObjects decode_in_chunks(std::string_view text) {
+  std::size_t pos = 0;
+  return decode_objects([text, pos]() mutable {
+    const std::size_t want = pos < text.size() ? 1 + static_cast<unsigned char>(text[pos]) % 64 : 0;
+    const std::string_view chunk = text.substr(pos, std::min(want, text.size() - pos));
+    pos += chunk.size();
+    return chunk;
+  });
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text = avw::fuzz::as_view(data, size);
   DecodedObjects objects;
   try {
-    objects = decode_objects(avw::fuzz::as_view(data, size));
+    objects = decode_objects(text);
   } catch (const DecodeError& e) {
     fuzz_require(std::string_view(e.what()).size() > 0, "DecodeError without a message");
+    std::string chunked_error;
+    try {
+      decode_in_chunks(text);
+    } catch (const DecodeError& chunked) {
+      chunked_error = chunked.what();
+    }
+    fuzz_require(chunked_error == e.what(), "decoding in chunks fails differently", chunked_error);
     return 0;
   }
+  fuzz_require(decode_in_chunks(text) == objects, "decoding in chunks gives other objects");
   for (const std::string& error : objects.errors) {
     fuzz_require(!error.empty() && error.find('\n') == std::string::npos, "an object error is not one line", error);
   }
