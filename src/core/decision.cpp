@@ -177,14 +177,14 @@ Decision decide(const AdmissionRequest& request, const Snapshot& snapshot, const
     }
   }
 
-  const Vpa* vpa = snapshot.find_vpa(ns, pod.labels);
+  const VpaView vpa = snapshot.find_vpa(ns, pod.labels);
   if (vpa == nullptr) {
     d.reason = "no VPA governs task " + task_string(*task);
     return d;
   }
-  d.vpa_name = vpa->meta.name;
-  if (vpa->recommendations.empty()) {
-    d.reason = "VPA " + vpa->meta.name + " has no recommendation yet";
+  d.vpa_name = vpa->name();
+  if (!vpa->has_recommendations()) {
+    d.reason = "VPA " + d.vpa_name + " has no recommendation yet";
     return d;
   }
 
@@ -192,7 +192,7 @@ Decision decide(const AdmissionRequest& request, const Snapshot& snapshot, const
   const Gates gates = gates_for(config.gates, snapshot.namespace_annotations(ns), pod.annotations,
                                 config.annotation_prefix, problems);
   for (std::string& p : problems) add_warning(d, config, "airflow-vpa-webhook: " + std::move(p));
-  Plan plan = plan_pod({pod, ns, *vpa, snapshot, field, config, gates, try_number_of(pod.labels, config.keys)});
+  Plan plan = plan_pod({pod, ns, vpa, snapshot, field, config, gates, try_number_of(pod.labels, config.keys)});
   d.containers = std::move(plan.containers);
   d.gates = std::move(plan.gates);
   if (!d.gates.empty()) {
@@ -205,18 +205,18 @@ Decision decide(const AdmissionRequest& request, const Snapshot& snapshot, const
   }
   if (d.containers.empty()) {
     d.outcome = Outcome::Unchanged;
-    d.reason = plan.notes.empty() ? "requests already match VPA " + vpa->meta.name : plan.notes.front();
+    d.reason = plan.notes.empty() ? "requests already match VPA " + d.vpa_name : plan.notes.front();
     for (std::size_t i = 1; i < plan.notes.size(); ++i) d.reason += "; " + plan.notes[i];
     d.audit_annotations.emplace_back("decision", d.reason);
     return d;
   }
 
   d.summary = summarize(d.containers);
-  d.patch = build_patch(pod, d.containers, config.annotation_prefix, vpa->meta.name, d.summary);
-  d.reason = "VPA " + vpa->meta.name + ": " + d.summary;
+  d.patch = build_patch(pod, d.containers, config.annotation_prefix, d.vpa_name, d.summary);
+  d.reason = "VPA " + d.vpa_name + ": " + d.summary;
   for (const std::string& note : plan.notes) d.reason += "; " + note;
 
-  d.audit_annotations.emplace_back("vpa", std::string(ns) + "/" + vpa->meta.name);
+  d.audit_annotations.emplace_back("vpa", std::string(ns) + "/" + d.vpa_name);
   d.audit_annotations.emplace_back("updates", d.summary);
   if (mode == Mode::Enforce) {
     d.outcome = Outcome::Patched;

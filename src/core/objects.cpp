@@ -699,8 +699,9 @@ class ChunkStream {
 // stays an empty array in the DOM. Peak memory is then one item, not the whole list.
 class ItemStreamer {
  public:
-  ItemStreamer(rapidjson::Document::AllocatorType& top, DecodedObjects& out)
-      : top_(top), item_buffer_(64 * 1024), item_(item_buffer_.data(), item_buffer_.size()), out_(out) {}
+  ItemStreamer(rapidjson::Document::AllocatorType& top, DecodedObjects& out, const ItemSink* sink)
+      : top_(top), item_buffer_(64 * 1024), item_(item_buffer_.data(), item_buffer_.size()), out_(out),
+        sink_(sink) {}
   ItemStreamer(const ItemStreamer&) = delete;
   ItemStreamer& operator=(const ItemStreamer&) = delete;
 
@@ -796,6 +797,7 @@ class ItemStreamer {
       decode_one(stack_.back(), default_api_version_, default_kind_, indexed_path("items", item_index_++), out_);
       stack_.pop_back();
       item_.Clear();
+      if (sink_ != nullptr && *sink_) (*sink_)(out_);
     } else if (depth_ == 1) {
       const Value& v = stack_.back();
       FirstMember* member = top_key_kind_ == TopKey::Kind         ? &kind_
@@ -838,6 +840,7 @@ class ItemStreamer {
   std::vector<char> item_buffer_;  // the item pool's first block, kept across Clear()
   rapidjson::Document::AllocatorType item_;
   DecodedObjects& out_;
+  const ItemSink* sink_;
   std::vector<Value> stack_;  // values being built: containers, then keys and values in order
   int depth_ = 0;             // open containers
   TopKey top_key_kind_ = TopKey::Other;
@@ -888,10 +891,10 @@ const ContainerRecommendation* Vpa::recommendation_for(std::string_view containe
   return nullptr;
 }
 
-DecodedObjects decode_objects(const ChunkSource& next_chunk) {
+DecodedObjects decode_objects(const ChunkSource& next_chunk, const ItemSink& sink) {
   rapidjson::Document top;  // owns what the document holds besides a streamed list's items
   DecodedObjects out;
-  ItemStreamer streamer(top.GetAllocator(), out);
+  ItemStreamer streamer(top.GetAllocator(), out, &sink);
   ChunkStream stream(next_chunk);
   rapidjson::Reader reader;
   // Iterative parsing: nesting depth cannot exhaust the stack, whatever the input.
@@ -905,6 +908,8 @@ DecodedObjects decode_objects(const ChunkSource& next_chunk) {
   decode_document(doc, out);
   return out;
 }
+
+DecodedObjects decode_objects(const ChunkSource& next_chunk) { return decode_objects(next_chunk, ItemSink()); }
 
 DecodedObjects decode_objects(std::string_view json) {
   bool given = false;

@@ -35,7 +35,7 @@ std::optional<Quantity> min_request_for_ratio(const Quantity& limit, const Quant
   return scale_by(limit, Quantity::from_units(1), ratio, r, Rounding::Up);
 }
 
-const std::optional<Quantity>& recommended(const ContainerRecommendation& rec, RecommendationField f,
+const std::optional<Quantity>& recommended(const RecommendedResources& rec, RecommendationField f,
                                            Resource r) {
   switch (f) {
     case RecommendationField::LowerBound: return rec.lower_bound[r];
@@ -46,11 +46,7 @@ const std::optional<Quantity>& recommended(const ContainerRecommendation& rec, R
   return rec.target[r];
 }
 
-bool controls(const ContainerPolicy* policy, Resource r) {
-  if (policy == nullptr || !policy->controlled_resources) return true;
-  const auto& list = *policy->controlled_resources;
-  return std::find(list.begin(), list.end(), r) != list.end();
-}
+bool controls(const ResourcePolicy* policy, Resource r) { return policy == nullptr || policy->controls(r); }
 
 std::string note_for(std::string_view container, Resource r, std::string_view what) {
   std::string s(container);
@@ -78,7 +74,7 @@ bool satisfies(const Quantity& request, const std::optional<Quantity>& limit, co
 struct ResourceContext {
   const PodContainer& container;
   Resource resource;
-  const ContainerPolicy* policy;
+  const ResourcePolicy* policy;
   const Config& config;
   const Gates& gates;
   std::optional<std::int64_t> try_number;
@@ -145,7 +141,7 @@ std::array<bool, 2> history_gate(const PlanInput& input, const PodContainer& con
   if (!input.snapshot.has_checkpoints() || (gates.min_history_seconds <= 0 && gates.min_samples <= 0)) {
     return {true, true};
   }
-  const Checkpoint* cp = input.snapshot.checkpoint(input.namespace_, input.vpa.meta.name, container.name);
+  const Checkpoint* cp = input.snapshot.checkpoint(input.namespace_, input.vpa.name(), container.name);
   std::string why;
   if (cp == nullptr) {
     why = "no checkpoint yet";
@@ -346,9 +342,10 @@ Plan plan_pod(const PlanInput& input) {
   const MergedLimits container_limits = merge_limit_ranges(limit_ranges, LimitRangeItem::Type::Container);
   for (std::size_t i = 0; i < input.pod.containers.size(); ++i) {
     const PodContainer& container = input.pod.containers[i];
-    const ContainerRecommendation* rec = input.vpa.recommendation_for(container.name);
-    if (rec == nullptr) continue;
-    const ContainerPolicy* policy = input.vpa.policy_for(container.name);
+    const std::optional<RecommendedResources> rec = input.vpa.recommendation_for(container.name);
+    if (!rec) continue;
+    const std::optional<ResourcePolicy> policy_of_container = input.vpa.policy_for(container.name);
+    const ResourcePolicy* policy = policy_of_container ? &*policy_of_container : nullptr;
     if (policy != nullptr && policy->mode == ContainerScalingMode::Off) {
       plan.notes.push_back(std::string(container.name) + ": left alone: container policy mode Off");
       continue;

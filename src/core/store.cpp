@@ -1,7 +1,23 @@
 // The recommendation store (see store.hpp).
 //
-// Everything is resolved and sorted once, in build(), so that find_vpa() on the admission hot
-// path is a hash lookup plus a short scan, and allocates nothing for ordinary label values.
+// VPAs and scale targets are packed, as they are added, into records in one arena (the byte
+// format is packed.hpp's): a record starts with its key (length-prefixed bytes), so the open
+// addressing tables below hold one pointer per slot and read keys from the records. Namespace
+// names and (group, kind) pairs repeat across thousands of objects and are interned to small
+// ids. Everything is resolved and sorted once, in finish(), so that find_vpa() on the
+// admission hot path is a hash lookup plus a short scan, and allocates nothing for ordinary
+// label values.
+//
+// Record layouts (str = varint length + bytes; id = varint):
+//   VPA     key: id namespace, bytes name
+//           i64 created, u8 update mode, id target kind, str target name,
+//           varint n, n x (varint size, str container, values: target, lower, upper, uncapped),
+//           varint n, n x (varint size, str container, u8 mode, u8 controlled, u8 values, values: min, max)
+//   target  key: id namespace, id kind, bytes name
+//           u8 flags (nothing, indexed), [str value a, str value b when indexed], selector:
+//           varint n, n x (u8 operator, str key, varint m, m x str value)
+//   group   key: id namespace, str value a, bytes value b
+//           u32 first candidate, u32 count
 #include "avw/core/store.hpp"
 
 #include <algorithm>
@@ -10,9 +26,10 @@
 #include <cstring>
 #include <functional>
 #include <initializer_list>
-#include <limits>
 #include <unordered_map>
 #include <utility>
+
+#include "packed.hpp"
 
 namespace avw::core {
 
@@ -69,31 +86,194 @@ std::string_view group_of(std::string_view api_version) {
   return slash == std::string_view::npos ? std::string_view{} : api_version.substr(0, slash);
 }
 
+// Records are written once and never move: blocks are allocated as needed and kept.
+class Arena {
+ public:
+  const char* store(std::string_view bytes) {
+    if (bytes.size() > kBlock / 4) {
+      blocks_.push_back(std::make_unique<char[]>(bytes.size()));
+      reserved_ += bytes.size();
+      std::memcpy(blocks_.back().get(), bytes.data(), bytes.size());
+      return blocks_.back().get();
+    }
+    if (free_ < bytes.size()) {
+      blocks_.push_back(std::make_unique<char[]>(kBlock));
+      reserved_ += kBlock;
+      next_ = blocks_.back().get();
+      free_ = kBlock;
+    }
+    char* out = next_;
+    std::memcpy(out, bytes.data(), bytes.size());
+    next_ += bytes.size();
+    free_ -= bytes.size();
+    return out;
+  }
+  std::size_t reserved() const { return reserved_; }
+
+ private:
+  static constexpr std::size_t kBlock = 256 * 1024;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* next_ = nullptr;
+  std::size_t free_ = 0;
+  std::size_t reserved_ = 0;
+};
+
+std::string_view key_of(const char* record) { return packed::Reader(record).string(); }
+
+// What follows `in` in the key `k`.
+std::string_view rest_of_key(std::string_view k, const packed::Reader& in) {
+  return k.substr(static_cast<std::size_t>(in.position() - k.data()));
+}
+
+// After the key.
+const char* body_of(const char* record) {
+  packed::Reader in(record);
+  in.string();
+  return in.position();
+}
+
+// An open addressing table of records, keyed by each record's own key.
+class RecordTable {
+ public:
+  const char* find(std::string_view key) const {
+    if (slots_.empty()) return nullptr;
+    for (std::size_t i = hash(key) & mask();; i = (i + 1) & mask()) {
+      const char* r = slots_[i];
+      if (r == nullptr) return nullptr;
+      if (key_of(r) == key) return r;
+    }
+  }
+  /// Inserts or replaces; returns the record replaced, or nullptr.
+  const char* put(const char* record) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    const std::string_view key = key_of(record);
+    for (std::size_t i = hash(key) & mask();; i = (i + 1) & mask()) {
+      const char*& slot = slots_[i];
+      if (slot == nullptr) {
+        slot = record;
+        ++size_;
+        return nullptr;
+      }
+      if (key_of(slot) == key) return std::exchange(slot, record);
+    }
+  }
+  template <class F>
+  void for_each(F f) const {
+    for (const char* r : slots_) {
+      if (r != nullptr) f(r);
+    }
+  }
+  std::size_t size() const { return size_; }
+  std::size_t bytes() const { return slots_.capacity() * sizeof(const char*); }
+
+ private:
+  static std::size_t hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+  std::size_t mask() const { return slots_.size() - 1; }
+  void grow() {
+    std::vector<const char*> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : old.size() * 2, nullptr);
+    size_ = 0;
+    for (const char* r : old) {
+      if (r != nullptr) put(r);
+    }
+  }
+
+  std::vector<const char*> slots_;
+  std::size_t size_ = 0;
+};
+
 // A VPA that may govern pods, with what ordering and matching need at hand.
 struct Candidate {
-  const Vpa* vpa = nullptr;
-  const Selector* selector = nullptr;
-  std::int64_t created = 0;  // seconds since the epoch
+  const char* vpa = nullptr;     // record
+  const char* target = nullptr;  // record
+  std::int64_t created = 0;      // seconds since the epoch
 };
+
+// Fields of a VPA record, parsed.
+struct VpaHeader {
+  std::uint64_t namespace_id = 0;
+  std::string_view name;
+  std::int64_t created = 0;
+  UpdateMode update_mode = UpdateMode::Auto;
+  std::uint64_t target_kind = 0;
+  std::string_view target_name;
+  const char* recommendations = nullptr;  // varint n, then the entries
+};
+
+VpaHeader parse_vpa(const char* record) {
+  VpaHeader h;
+  packed::Reader key(record);
+  const std::string_view k = key.string();
+  packed::Reader in_key(k.data());
+  h.namespace_id = static_cast<std::uint64_t>(in_key.varint());
+  h.name = rest_of_key(k, in_key);
+  packed::Reader in(key.position());
+  h.created = in.i64();
+  h.update_mode = static_cast<UpdateMode>(in.u8());
+  h.target_kind = static_cast<std::uint64_t>(in.varint());
+  h.target_name = in.string();
+  h.recommendations = in.position();
+  return h;
+}
 
 // The oldest VPA wins; the name breaks ties (timestamps have one-second resolution, and
 // VPAs created by one `kubectl apply` share them).
 bool older(const Candidate& a, const Candidate& b) {
   if (a.created != b.created) return a.created < b.created;
-  return a.vpa->meta.name < b.vpa->meta.name;
+  return parse_vpa(a.vpa).name < parse_vpa(b.vpa).name;
+}
+
+// Selector requirements, packed. Same semantics as Requirement::matches.
+const char* selector_of_target(const char* record, std::string_view* a = nullptr, std::string_view* b = nullptr,
+                               std::uint8_t* flags_out = nullptr) {
+  packed::Reader in(body_of(record));
+  const std::uint8_t flags = in.u8();
+  if (flags_out != nullptr) *flags_out = flags;
+  if ((flags & 2U) != 0) {
+    const std::string_view va = in.string();
+    const std::string_view vb = in.string();
+    if (a != nullptr) *a = va;
+    if (b != nullptr) *b = vb;
+  }
+  return in.position();
+}
+
+constexpr std::uint8_t kNothing = 1;
+constexpr std::uint8_t kIndexed = 2;
+
+bool selector_matches(const char* selector, const LabelSet& labels) {
+  packed::Reader in(selector);
+  for (std::size_t n = in.size(); n > 0; --n) {
+    const auto op = static_cast<Requirement::Operator>(in.u8());
+    const auto value = labels.get(in.string());
+    bool has = false;
+    for (std::size_t m = in.size(); m > 0; --m) {
+      const std::string_view v = in.string();
+      if (value && v == *value) has = true;
+    }
+    bool ok = false;
+    switch (op) {
+      case Requirement::Operator::Equals:
+      case Requirement::Operator::In: ok = value && has; break;
+      case Requirement::Operator::NotEquals:
+      case Requirement::Operator::NotIn: ok = !value || !has; break;
+      case Requirement::Operator::Exists: ok = value.has_value(); break;
+      case Requirement::Operator::DoesNotExist: ok = !value.has_value(); break;
+    }
+    if (!ok) return false;
+  }
+  return true;
 }
 
 // Keeps the last object for each key, at the position of the first (input order otherwise).
-// `objects` is taken by value, so the input vector and the key map are freed on return rather
-// than when build() ends: with 100k VPAs and targets that lowers the peak by tens of MB.
 template <class T, class KeyOf>
-std::vector<T> last_wins(std::vector<T> objects, KeyOf key_of) {
+std::vector<T> last_wins(std::vector<T> objects, KeyOf key_of_object) {
   std::vector<T> out;
   out.reserve(objects.size());
   StringMap<std::size_t> position;
   position.reserve(objects.size());
   for (auto& object : objects) {
-    auto [it, inserted] = position.try_emplace(key_of(object), out.size());
+    auto [it, inserted] = position.try_emplace(key_of_object(object), out.size());
     if (inserted) {
       out.push_back(std::move(object));
     } else {
@@ -103,145 +283,473 @@ std::vector<T> last_wins(std::vector<T> objects, KeyOf key_of) {
   return out;
 }
 
-std::string target_key(std::string_view namespace_, std::string_view group, std::string_view kind,
-                       std::string_view name) {
-  return CompositeKey{namespace_, group, kind, name}.str();
+}  // namespace
+
+struct SnapshotData {
+  std::string index_key_a;
+  std::string index_key_b;
+
+  Arena arena;
+  std::vector<std::string> namespace_names;  // by id
+  StringMap<std::uint32_t> namespace_ids;
+  std::vector<std::pair<std::string, std::string>> kinds;  // (group, kind) by id
+  StringMap<std::uint32_t> kind_ids;                        // CompositeKey{group, kind}
+
+  std::size_t vpa_count = 0;
+  RecordTable targets;
+  RecordTable groups;                    // (namespace, value a, value b) -> a run of `candidates`
+  std::vector<Candidate> candidates;     // indexed ones by group, oldest first in each
+  std::vector<Candidate> fallback;       // by namespace id, oldest first in each
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> fallback_runs;  // by namespace id: first, count
+
+  std::vector<LimitRange> limit_ranges;
+  std::vector<Checkpoint> checkpoints;
+  bool has_checkpoints = false;
+  StringMap<std::vector<const LimitRange*>> limit_ranges_by_namespace;
+  StringMap<const Checkpoint*> checkpoints_by_key;  // (namespace, VPA, container)
+  std::vector<NamespaceInfo> namespaces;
+  StringMap<LabelSet> namespace_annotations;  // views into `namespaces`
+
+  std::optional<std::uint32_t> namespace_id(std::string_view name) const {
+    auto it = namespace_ids.find(name);
+    if (it == namespace_ids.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<std::uint32_t> kind_id(std::string_view group, std::string_view kind) const {
+    auto it = kind_ids.find(CompositeKey{group, kind}.view());
+    if (it == kind_ids.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+// ---- views ---------------------------------------------------------------------------------
+
+std::string_view VpaView::namespace_() const { return data_->namespace_names[parse_vpa(record_).namespace_id]; }
+std::string_view VpaView::name() const { return parse_vpa(record_).name; }
+std::int64_t VpaView::created() const { return parse_vpa(record_).created; }
+UpdateMode VpaView::update_mode() const { return parse_vpa(record_).update_mode; }
+
+bool VpaView::has_recommendations() const {
+  return packed::Reader(parse_vpa(record_).recommendations).size() != 0;
+}
+
+std::optional<RecommendedResources> VpaView::recommendation_for(std::string_view container) const {
+  packed::Reader in(parse_vpa(record_).recommendations);
+  for (std::size_t n = in.size(); n > 0; --n) {
+    const std::size_t size = in.size();
+    packed::Reader entry(in.position());
+    in.skip(size);
+    if (entry.string() != container) continue;
+    RecommendedResources out;
+    entry.values<4>({&out.target, &out.lower_bound, &out.upper_bound, &out.uncapped_target});
+    return out;
+  }
+  return std::nullopt;
+}
+
+std::optional<ResourcePolicy> VpaView::policy_for(std::string_view container) const {
+  packed::Reader in(parse_vpa(record_).recommendations);
+  for (std::size_t n = in.size(); n > 0; --n) in.skip(in.size());
+  const char* wildcard = nullptr;
+  const char* exact = nullptr;
+  for (std::size_t n = in.size(); n > 0 && exact == nullptr; --n) {
+    const std::size_t size = in.size();
+    const char* entry = in.position();
+    in.skip(size);
+    const std::string_view name = packed::Reader(entry).string();
+    if (name == container) exact = entry;
+    if (wildcard == nullptr && name == "*") wildcard = entry;
+  }
+  const char* chosen = exact != nullptr ? exact : wildcard;
+  if (chosen == nullptr) return std::nullopt;
+  packed::Reader entry(chosen);
+  entry.string();
+  ResourcePolicy out;
+  out.mode = static_cast<ContainerScalingMode>(entry.u8());
+  const std::uint8_t controlled = entry.u8();
+  out.controlled = {(controlled & 1U) != 0, (controlled & 2U) != 0};
+  out.controlled_values = static_cast<ControlledValues>(entry.u8());
+  entry.values<2>({&out.min_allowed, &out.max_allowed});
+  return out;
+}
+
+namespace {
+
+struct TargetKey {
+  std::uint64_t namespace_id = 0;
+  std::uint64_t kind_id = 0;
+  std::string_view name;
+};
+
+TargetKey parse_target_key(const char* record) {
+  const std::string_view k = key_of(record);
+  packed::Reader in(k.data());
+  TargetKey out;
+  out.namespace_id = static_cast<std::uint64_t>(in.varint());
+  out.kind_id = static_cast<std::uint64_t>(in.varint());
+  out.name = rest_of_key(k, in);
+  return out;
+}
+
+std::string target_key(std::uint64_t namespace_id, std::uint64_t kind_id, std::string_view name) {
+  std::string key;
+  packed::Writer out(key);
+  out.varint(namespace_id);
+  out.varint(kind_id);
+  key.append(name);
+  return key;
+}
+
+std::string group_key(std::uint64_t namespace_id, std::string_view a, std::string_view b) {
+  std::string key;
+  packed::Writer out(key);
+  out.varint(namespace_id);
+  out.string(a);
+  key.append(b);
+  return key;
 }
 
 }  // namespace
 
-struct Snapshot::Impl {
-  std::string index_key_a;
-  std::string index_key_b;
+std::string_view TargetView::namespace_() const {
+  return data_->namespace_names[parse_target_key(record_).namespace_id];
+}
+std::string_view TargetView::name() const { return parse_target_key(record_).name; }
+std::string_view TargetView::kind() const { return data_->kinds[parse_target_key(record_).kind_id].second; }
+std::string_view TargetView::group() const { return data_->kinds[parse_target_key(record_).kind_id].first; }
 
-  std::vector<Vpa> vpas;
-  std::vector<ScaleTarget> targets;
-  std::vector<LimitRange> limit_ranges;
-  std::vector<Checkpoint> checkpoints;
-  bool has_checkpoints = false;
-
-  std::vector<const ScaleTarget*> target_of_vpa;  // parallel to `vpas`
-  StringMap<const ScaleTarget*> targets_by_key;   // (namespace, group, kind, name)
-  StringMap<std::vector<Candidate>> indexed;      // (namespace, value a, value b), oldest first
-  StringMap<std::vector<Candidate>> fallback;     // namespace, oldest first
-  StringMap<std::vector<const LimitRange*>> limit_ranges_by_namespace;
-  StringMap<const Checkpoint*> checkpoints_by_key;  // (namespace, VPA, container)
-  std::vector<NamespaceInfo> namespaces;
-  StringMap<LabelSet> namespace_annotations;         // views into `namespaces`
-
-  const ScaleTarget* resolve(const Vpa& vpa) const {
-    CompositeKey key{vpa.meta.namespace_, group_of(vpa.target_ref.api_version),
-                     vpa.target_ref.kind, vpa.target_ref.name};
-    auto it = targets_by_key.find(key.view());
-    return it == targets_by_key.end() ? nullptr : it->second;
+Selector TargetView::selector() const {
+  std::uint8_t flags = 0;
+  packed::Reader in(selector_of_target(record_, nullptr, nullptr, &flags));
+  if ((flags & kNothing) != 0) return Selector::nothing();
+  std::vector<Requirement> requirements;
+  for (std::size_t n = in.size(); n > 0; --n) {
+    Requirement r;
+    r.op = static_cast<Requirement::Operator>(in.u8());
+    r.key = in.string();
+    for (std::size_t m = in.size(); m > 0; --m) r.values.emplace_back(in.string());
+    requirements.push_back(std::move(r));
   }
-};
-
-Snapshot::Snapshot() : impl_(std::make_unique<Impl>()) {}
-Snapshot::~Snapshot() = default;
-
-std::shared_ptr<const Snapshot> Snapshot::empty() {
-  return std::shared_ptr<const Snapshot>(new Snapshot());
+  return Selector(std::move(requirements));
 }
 
-std::shared_ptr<const Snapshot> Snapshot::build(DecodedObjects objects,
-                                                const StoreOptions& options) {
-  std::shared_ptr<Snapshot> snapshot(new Snapshot());
-  Impl& impl = *snapshot->impl_;
-  impl.index_key_a = options.index_key_a;
-  impl.index_key_b = options.index_key_b;
-  impl.has_checkpoints = options.checkpoints_authoritative || !objects.checkpoints.empty();
+// ---- builder -------------------------------------------------------------------------------
 
-  // The vectors are final after this point: the maps below hold pointers into them.
-  impl.vpas = last_wins(std::move(objects.vpas), [](const Vpa& v) {
-    return CompositeKey{v.meta.namespace_, v.meta.name}.str();
-  });
-  // Targets of different kinds (or API groups) may share a name: they are different objects.
-  impl.targets = last_wins(std::move(objects.targets), [](const ScaleTarget& t) {
-    return target_key(t.meta.namespace_, group_of(t.api_version), t.kind, t.meta.name);
-  });
-  impl.limit_ranges = last_wins(std::move(objects.limit_ranges), [](const LimitRange& l) {
-    return CompositeKey{l.meta.namespace_, l.meta.name}.str();
-  });
-  impl.checkpoints = last_wins(std::move(objects.checkpoints), [](const Checkpoint& c) {
-    return CompositeKey{c.meta.namespace_, c.meta.name}.str();
-  });
+struct SnapshotBuilder::State {
+  StoreOptions options;
+  RecordTable vpas;  // by (namespace, name): the last one added wins
+  std::vector<LimitRange> limit_ranges;
+  std::vector<Checkpoint> checkpoints;
+  std::vector<NamespaceInfo> namespaces;
+  std::string scratch;  // the record being packed
+  std::string entry;    // one entry of it
+};
 
-  impl.targets_by_key.reserve(impl.targets.size());
-  for (const auto& target : impl.targets) {
-    impl.targets_by_key.emplace(
-        target_key(target.meta.namespace_, group_of(target.api_version), target.kind,
-                   target.meta.name),
-        &target);
+SnapshotBuilder::SnapshotBuilder(const StoreOptions& options)
+    : snapshot_(new Snapshot()), state_(std::make_unique<State>()) {
+  state_->options = options;
+  snapshot_->data_->index_key_a = options.index_key_a;
+  snapshot_->data_->index_key_b = options.index_key_b;
+  snapshot_->data_->has_checkpoints = options.checkpoints_authoritative;
+}
+
+SnapshotBuilder::~SnapshotBuilder() = default;
+
+namespace {
+
+std::uint32_t intern_namespace(SnapshotData& data, std::string_view name) {
+  auto it = data.namespace_ids.find(name);
+  if (it != data.namespace_ids.end()) return it->second;
+  const auto id = static_cast<std::uint32_t>(data.namespace_names.size());
+  data.namespace_names.emplace_back(name);
+  data.namespace_ids.emplace(std::string(name), id);
+  return id;
+}
+
+std::uint32_t intern_kind(SnapshotData& data, std::string_view group, std::string_view kind) {
+  const CompositeKey key{group, kind};
+  auto it = data.kind_ids.find(key.view());
+  if (it != data.kind_ids.end()) return it->second;
+  const auto id = static_cast<std::uint32_t>(data.kinds.size());
+  data.kinds.emplace_back(std::string(group), std::string(kind));
+  data.kind_ids.emplace(key.str(), id);
+  return id;
+}
+
+// Appends `entry` as a sized entry of a record.
+void put_entry(std::string& record, const std::string& entry) {
+  packed::Writer(record).varint(entry.size());
+  record.append(entry);
+}
+
+}  // namespace
+
+void SnapshotBuilder::add(const Vpa& vpa) {
+  SnapshotData& data = *snapshot_->data_;
+  State& s = *state_;
+  std::string key;
+  packed::Writer(key).varint(intern_namespace(data, vpa.meta.namespace_));
+  key.append(vpa.meta.name);
+
+  s.scratch.clear();
+  packed::Writer out(s.scratch);
+  out.string(key);
+  out.i64(vpa.meta.created);
+  out.u8(static_cast<std::uint8_t>(vpa.update_mode));
+  out.varint(intern_kind(data, group_of(vpa.target_ref.api_version), vpa.target_ref.kind));
+  out.string(vpa.target_ref.name);
+
+  out.varint(vpa.recommendations.size());
+  for (const ContainerRecommendation& rec : vpa.recommendations) {
+    s.entry.clear();
+    packed::Writer e(s.entry);
+    e.string(rec.container_name);
+    e.values<4>({&rec.target, &rec.lower_bound, &rec.upper_bound, &rec.uncapped_target});
+    put_entry(s.scratch, s.entry);
   }
+  out.varint(vpa.container_policies.size());
+  for (const ContainerPolicy& policy : vpa.container_policies) {
+    s.entry.clear();
+    packed::Writer e(s.entry);
+    e.string(policy.container_name);
+    e.u8(static_cast<std::uint8_t>(policy.mode));
+    std::uint8_t controlled = 3;
+    if (policy.controlled_resources) {
+      controlled = 0;
+      for (Resource r : *policy.controlled_resources) controlled |= static_cast<std::uint8_t>(1U << static_cast<unsigned>(r));
+    }
+    e.u8(controlled);
+    e.u8(static_cast<std::uint8_t>(policy.controlled_values));
+    e.values<2>({&policy.min_allowed, &policy.max_allowed});
+    put_entry(s.scratch, s.entry);
+  }
+  // A replaced record stays in the arena: repeats of a name within one build are rare.
+  s.vpas.put(data.arena.store(s.scratch));
+}
 
-  impl.target_of_vpa.reserve(impl.vpas.size());
-  impl.indexed.reserve(impl.vpas.size());
-  for (const auto& vpa : impl.vpas) {
-    const ScaleTarget* target = impl.resolve(vpa);
-    impl.target_of_vpa.push_back(target);
-    if (target == nullptr) continue;
-    const auto& allowed = options.allowed_update_modes;
-    if (std::find(allowed.begin(), allowed.end(), vpa.update_mode) == allowed.end()) continue;
+void SnapshotBuilder::add(const ScaleTarget& target) {
+  SnapshotData& data = *snapshot_->data_;
+  State& s = *state_;
+  const std::string key = target_key(intern_namespace(data, target.meta.namespace_),
+                                     intern_kind(data, group_of(target.api_version), target.kind), target.meta.name);
+  s.scratch.clear();
+  packed::Writer out(s.scratch);
+  out.string(key);
+  const Selector& selector = target.selector;
+  const auto a = selector.equality_value(s.options.index_key_a);
+  const auto b = selector.equality_value(s.options.index_key_b);
+  std::uint8_t flags = 0;
+  if (selector.is_nothing()) flags |= kNothing;
+  if (a && b) flags |= kIndexed;
+  out.u8(flags);
+  if (a && b) {
+    out.string(*a);
+    out.string(*b);
+  }
+  out.varint(selector.requirements().size());
+  for (const Requirement& r : selector.requirements()) {
+    out.u8(static_cast<std::uint8_t>(r.op));
+    out.string(r.key);
+    out.varint(r.values.size());
+    for (const std::string& v : r.values) out.string(v);
+  }
+  data.targets.put(data.arena.store(s.scratch));
+}
+
+void SnapshotBuilder::add(DecodedObjects& batch) {
+  for (const Vpa& vpa : batch.vpas) add(vpa);
+  for (const ScaleTarget& target : batch.targets) add(target);
+  for (auto& range : batch.limit_ranges) state_->limit_ranges.push_back(std::move(range));
+  for (auto& checkpoint : batch.checkpoints) state_->checkpoints.push_back(std::move(checkpoint));
+  for (auto& ns : batch.namespaces) state_->namespaces.push_back(std::move(ns));
+  // Released, not just cleared: the point is that the decoded objects do not pile up.
+  batch.vpas = {};
+  batch.targets = {};
+  batch.limit_ranges = {};
+  batch.checkpoints = {};
+  batch.namespaces = {};
+}
+
+std::shared_ptr<const Snapshot> SnapshotBuilder::finish() {
+  SnapshotData& data = *snapshot_->data_;
+  State& s = *state_;
+  data.vpa_count = s.vpas.size();
+  if (!s.checkpoints.empty()) data.has_checkpoints = true;
+
+  // Resolve each VPA to its target; sort those that may govern pods into their runs.
+  std::vector<Candidate> indexed;
+  indexed.reserve(s.vpas.size());
+  std::vector<Candidate> fallback;
+  const auto& allowed = s.options.allowed_update_modes;
+  s.vpas.for_each([&](const char* record) {
+    const VpaHeader h = parse_vpa(record);
+    if (std::find(allowed.begin(), allowed.end(), h.update_mode) == allowed.end()) return;
+    const char* target = data.targets.find(target_key(h.namespace_id, h.target_kind, h.target_name));
+    if (target == nullptr) return;
+    std::uint8_t flags = 0;
+    packed::Reader selector(selector_of_target(target, nullptr, nullptr, &flags));
     // An empty selector would match every pod of the namespace (the recommender refuses such
     // a target too); one that matches nothing can never govern a pod.
-    const Selector& selector = target->selector;
-    if (selector.empty() || selector.is_nothing()) continue;
-
+    if ((flags & kNothing) != 0 || selector.size() == 0) return;
     // A VPA whose creationTimestamp cannot be read sorts after every dated one
     // (ObjectMeta::kUnknownCreated): it should not win over VPAs whose age is known.
-    Candidate candidate{&vpa, &selector, vpa.meta.created};
-    auto a = selector.equality_value(options.index_key_a);
-    auto b = selector.equality_value(options.index_key_b);
-    if (a && b) {
-      CompositeKey key{vpa.meta.namespace_, *a, *b};
-      auto it = impl.indexed.find(key.view());
-      if (it == impl.indexed.end()) it = impl.indexed.emplace(key.str(), std::vector<Candidate>{}).first;
-      it->second.push_back(candidate);
-    } else {
-      auto it = impl.fallback.find(std::string_view(vpa.meta.namespace_));
-      if (it == impl.fallback.end()) {
-        it = impl.fallback.emplace(vpa.meta.namespace_, std::vector<Candidate>{}).first;
-      }
-      it->second.push_back(candidate);
-    }
-  }
-  for (auto& [key, candidates] : impl.indexed) std::sort(candidates.begin(), candidates.end(), older);
-  for (auto& [key, candidates] : impl.fallback) std::sort(candidates.begin(), candidates.end(), older);
+    ((flags & kIndexed) != 0 ? indexed : fallback).push_back({record, target, h.created});
+  });
+  s.vpas = RecordTable();
 
-  for (const auto& range : impl.limit_ranges) {
-    impl.limit_ranges_by_namespace[range.meta.namespace_].push_back(&range);
+  // Indexed: by group key, oldest first within a group. The keys are read from the records
+  // as the sort compares them rather than built for all candidates at once.
+  struct GroupOf {
+    std::uint64_t namespace_id;
+    std::string_view a;
+    std::string_view b;
+    auto operator<=>(const GroupOf&) const = default;
+  };
+  const auto group_of_candidate = [](const Candidate& c) {
+    GroupOf g{parse_vpa(c.vpa).namespace_id, {}, {}};
+    selector_of_target(c.target, &g.a, &g.b);
+    return g;
+  };
+  std::sort(indexed.begin(), indexed.end(), [&](const Candidate& x, const Candidate& y) {
+    const GroupOf gx = group_of_candidate(x);
+    const GroupOf gy = group_of_candidate(y);
+    if (gx != gy) return gx < gy;
+    return older(x, y);
+  });
+  data.candidates = std::move(indexed);
+  std::string record;
+  for (std::size_t i = 0; i < data.candidates.size();) {
+    const GroupOf g = group_of_candidate(data.candidates[i]);
+    std::size_t j = i + 1;
+    while (j < data.candidates.size() && group_of_candidate(data.candidates[j]) == g) ++j;
+    record.clear();
+    packed::Writer(record).string(group_key(g.namespace_id, g.a, g.b));
+    const auto first = static_cast<std::uint32_t>(i);
+    const auto count = static_cast<std::uint32_t>(j - i);
+    record.append(reinterpret_cast<const char*>(&first), sizeof first);
+    record.append(reinterpret_cast<const char*>(&count), sizeof count);
+    data.groups.put(data.arena.store(record));
+    i = j;
   }
 
-  impl.namespaces = std::move(objects.namespaces);
-  for (const NamespaceInfo& ns : impl.namespaces) {
-    LabelSet& annotations = impl.namespace_annotations[ns.meta.name];
+  // Fallback: by namespace, oldest first.
+  std::sort(fallback.begin(), fallback.end(), [](const Candidate& x, const Candidate& y) {
+    const auto nx = parse_vpa(x.vpa).namespace_id;
+    const auto ny = parse_vpa(y.vpa).namespace_id;
+    if (nx != ny) return nx < ny;
+    return older(x, y);
+  });
+  data.fallback_runs.assign(data.namespace_names.size(), {0, 0});
+  for (std::size_t i = 0; i < fallback.size();) {
+    const auto ns = parse_vpa(fallback[i].vpa).namespace_id;
+    std::size_t j = i;
+    while (j < fallback.size() && parse_vpa(fallback[j].vpa).namespace_id == ns) ++j;
+    data.fallback_runs[ns] = {static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(j - i)};
+    i = j;
+  }
+  data.fallback = std::move(fallback);
+
+  // The few objects that are not packed.
+  data.limit_ranges = last_wins(std::move(s.limit_ranges), [](const LimitRange& l) {
+    return CompositeKey{l.meta.namespace_, l.meta.name}.str();
+  });
+  data.checkpoints = last_wins(std::move(s.checkpoints), [](const Checkpoint& c) {
+    return CompositeKey{c.meta.namespace_, c.meta.name}.str();
+  });
+  for (const auto& range : data.limit_ranges) {
+    data.limit_ranges_by_namespace[range.meta.namespace_].push_back(&range);
+  }
+  data.namespaces = std::move(s.namespaces);
+  for (const NamespaceInfo& ns : data.namespaces) {
+    LabelSet& annotations = data.namespace_annotations[ns.meta.name];
     annotations = LabelSet();  // the last object of a name wins
     for (const auto& [key, value] : ns.annotations) annotations.set(key, value);
   }
-
-  impl.checkpoints_by_key.reserve(impl.checkpoints.size());
-  for (const auto& checkpoint : impl.checkpoints) {
+  data.checkpoints_by_key.reserve(data.checkpoints.size());
+  for (const auto& checkpoint : data.checkpoints) {
     // Two checkpoints for the same (VPA, container) are not expected (the recommender names
     // them `<vpa>-<container>`); should it happen, the later one wins, as for names.
-    impl.checkpoints_by_key.insert_or_assign(
-        CompositeKey{checkpoint.meta.namespace_, checkpoint.vpa_name, checkpoint.container_name}
-            .str(),
+    data.checkpoints_by_key.insert_or_assign(
+        CompositeKey{checkpoint.meta.namespace_, checkpoint.vpa_name, checkpoint.container_name}.str(),
         &checkpoint);
   }
-  return snapshot;
+  state_.reset();
+  return std::shared_ptr<const Snapshot>(snapshot_.release());
 }
 
-const Vpa* Snapshot::find_vpa(std::string_view namespace_, const LabelSet& labels) const {
+// ---- snapshot ------------------------------------------------------------------------------
+
+Snapshot::Snapshot() : data_(std::make_unique<SnapshotData>()) {}
+Snapshot::~Snapshot() = default;
+
+std::shared_ptr<const Snapshot> Snapshot::empty() { return std::shared_ptr<const Snapshot>(new Snapshot()); }
+
+std::shared_ptr<const Snapshot> Snapshot::build(DecodedObjects objects, const StoreOptions& options) {
+  SnapshotBuilder builder(options);
+  builder.add(objects);
+  return builder.finish();
+}
+
+namespace {
+
+// The group key of a pod, built in a stack buffer: label values are at most 63 characters
+// when valid, but the pod's labels are not validated yet when we see them, so longer input
+// falls back to a heap string rather than being truncated or refused.
+class GroupKey {
+ public:
+  GroupKey(std::uint32_t namespace_id, std::string_view a, std::string_view b) {
+    char* out = buffer_.data();
+    const std::size_t needed = 2 * 19 + a.size() + b.size();
+    if (needed > buffer_.size()) {
+      heap_ = group_key(namespace_id, a, b);
+      view_ = heap_;
+      return;
+    }
+    char* p = out;
+    auto varint = [&p](std::uint64_t v) {
+      while (v >= 0x80) {
+        *p++ = static_cast<char>(static_cast<std::uint8_t>(v) | 0x80);
+        v >>= 7;
+      }
+      *p++ = static_cast<char>(v);
+    };
+    varint(namespace_id);
+    varint(a.size());
+    std::memcpy(p, a.data(), a.size());
+    p += a.size();
+    std::memcpy(p, b.data(), b.size());
+    p += b.size();
+    view_ = std::string_view(out, static_cast<std::size_t>(p - out));
+  }
+  std::string_view view() const { return view_; }
+
+ private:
+  std::array<char, 256> buffer_;
+  std::string heap_;
+  std::string_view view_;
+};
+
+}  // namespace
+
+VpaView Snapshot::find_vpa(std::string_view namespace_, const LabelSet& labels) const {
+  const SnapshotData& d = *data_;
+  const auto ns = d.namespace_id(namespace_);
+  if (!ns) return nullptr;
   const Candidate* best = nullptr;
 
-  auto a = labels.get(impl_->index_key_a);
-  auto b = labels.get(impl_->index_key_b);
-  if (a && b) {
-    CompositeKey key{namespace_, *a, *b};
-    if (auto it = impl_->indexed.find(key.view()); it != impl_->indexed.end()) {
-      for (const auto& candidate : it->second) {
-        if (candidate.selector->matches(labels)) {
+  auto a = labels.get(d.index_key_a);
+  auto b = labels.get(d.index_key_b);
+  if (a && b && d.groups.size() != 0) {
+    const GroupKey key(*ns, *a, *b);
+    if (const char* group = d.groups.find(key.view())) {
+      const char* run = body_of(group);
+      std::uint32_t first = 0;
+      std::uint32_t count = 0;
+      std::memcpy(&first, run, sizeof first);
+      std::memcpy(&count, run + sizeof first, sizeof count);
+      for (std::uint32_t i = first; i < first + count; ++i) {
+        const Candidate& candidate = d.candidates[i];
+        if (selector_matches(selector_of_target(candidate.target), labels)) {
           best = &candidate;
           break;
         }
@@ -249,53 +757,66 @@ const Vpa* Snapshot::find_vpa(std::string_view namespace_, const LabelSet& label
     }
   }
 
-  if (auto it = impl_->fallback.find(namespace_); it != impl_->fallback.end()) {
-    for (const auto& candidate : it->second) {
+  if (*ns < d.fallback_runs.size()) {
+    const auto [first, count] = d.fallback_runs[*ns];
+    for (std::uint32_t i = first; i < first + count; ++i) {
+      const Candidate& candidate = d.fallback[i];
       // Sorted oldest first: once a candidate is not older than the indexed winner, no later
       // one can be either.
       if (best != nullptr && !older(candidate, *best)) break;
-      if (candidate.selector->matches(labels)) {
+      if (selector_matches(selector_of_target(candidate.target), labels)) {
         best = &candidate;
         break;
       }
     }
   }
-  return best == nullptr ? nullptr : best->vpa;
+  return best == nullptr ? VpaView() : VpaView(data_.get(), best->vpa);
 }
 
-const ScaleTarget* Snapshot::target_of(const Vpa& vpa) const {
-  const auto& vpas = impl_->vpas;
-  // A VPA of this snapshot has its target resolved already; any other is looked up.
-  if (!vpas.empty() && std::greater_equal<const Vpa*>{}(&vpa, vpas.data()) &&
-      std::less<const Vpa*>{}(&vpa, vpas.data() + vpas.size())) {
-    return impl_->target_of_vpa[static_cast<std::size_t>(&vpa - vpas.data())];
-  }
-  return impl_->resolve(vpa);
+TargetView Snapshot::target_of(const VpaView& vpa) const {
+  if (!vpa) return nullptr;
+  const VpaHeader h = parse_vpa(vpa.record_);
+  const char* target = data_->targets.find(target_key(h.namespace_id, h.target_kind, h.target_name));
+  return target == nullptr ? TargetView() : TargetView(data_.get(), target);
+}
+
+TargetView Snapshot::target_of(std::string_view namespace_, const TargetRef& ref) const {
+  const auto ns = data_->namespace_id(namespace_);
+  const auto kind = data_->kind_id(group_of(ref.api_version), ref.kind);
+  if (!ns || !kind) return nullptr;
+  const char* target = data_->targets.find(target_key(*ns, *kind, ref.name));
+  return target == nullptr ? TargetView() : TargetView(data_.get(), target);
 }
 
 const std::vector<const LimitRange*>& Snapshot::limit_ranges(std::string_view namespace_) const {
   static const std::vector<const LimitRange*> kNone;
-  auto it = impl_->limit_ranges_by_namespace.find(namespace_);
-  return it == impl_->limit_ranges_by_namespace.end() ? kNone : it->second;
+  auto it = data_->limit_ranges_by_namespace.find(namespace_);
+  return it == data_->limit_ranges_by_namespace.end() ? kNone : it->second;
 }
 
 const LabelSet* Snapshot::namespace_annotations(std::string_view namespace_) const {
-  auto it = impl_->namespace_annotations.find(namespace_);
-  return it == impl_->namespace_annotations.end() ? nullptr : &it->second;
+  auto it = data_->namespace_annotations.find(namespace_);
+  return it == data_->namespace_annotations.end() ? nullptr : &it->second;
 }
 
 const Checkpoint* Snapshot::checkpoint(std::string_view namespace_, std::string_view vpa_name,
                                        std::string_view container) const {
-  CompositeKey key{namespace_, vpa_name, container};
-  auto it = impl_->checkpoints_by_key.find(key.view());
-  return it == impl_->checkpoints_by_key.end() ? nullptr : it->second;
+  const CompositeKey key{namespace_, vpa_name, container};
+  auto it = data_->checkpoints_by_key.find(key.view());
+  return it == data_->checkpoints_by_key.end() ? nullptr : it->second;
 }
 
-bool Snapshot::has_checkpoints() const { return impl_->has_checkpoints; }
+bool Snapshot::has_checkpoints() const { return data_->has_checkpoints; }
 
-std::size_t Snapshot::vpa_count() const { return impl_->vpas.size(); }
-std::size_t Snapshot::target_count() const { return impl_->targets.size(); }
-std::size_t Snapshot::limit_range_count() const { return impl_->limit_ranges.size(); }
-std::size_t Snapshot::checkpoint_count() const { return impl_->checkpoints.size(); }
+std::size_t Snapshot::vpa_count() const { return data_->vpa_count; }
+std::size_t Snapshot::target_count() const { return data_->targets.size(); }
+std::size_t Snapshot::limit_range_count() const { return data_->limit_ranges.size(); }
+std::size_t Snapshot::checkpoint_count() const { return data_->checkpoints.size(); }
+
+std::size_t Snapshot::packed_bytes() const {
+  const SnapshotData& d = *data_;
+  return d.arena.reserved() + d.targets.bytes() + d.groups.bytes() +
+         (d.candidates.capacity() + d.fallback.capacity()) * sizeof(Candidate);
+}
 
 }  // namespace avw::core

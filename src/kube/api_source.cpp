@@ -562,39 +562,49 @@ class State : public std::enable_shared_from_this<State> {
     last_build_ = Clock::now();
     update_scale_wanted();
 
-    core::DecodedObjects all;
-    std::size_t sizes[kKinds] = {};
-    for (const auto& s : streams_) sizes[static_cast<std::size_t>(s->resource.kind)] += s->items.size();
-    all.vpas.reserve(sizes[0]);
-    all.targets.reserve(sizes[1] + scale_entries_.size());
-    all.limit_ranges.reserve(sizes[2]);
-    all.checkpoints.reserve(sizes[3]);
-    all.namespaces.reserve(sizes[4]);
+    // VPAs and targets are packed straight from the streams' maps (no copy of the decoded
+    // objects); the few others are copied, the snapshot owns them.
+    core::SnapshotBuilder builder(options_.store);
+    core::DecodedObjects others;
+    std::size_t counts[kKinds] = {};
     for (const auto& s : streams_) {
       for (const auto& [key, object] : s->items) {
         std::visit(
-            [&all](const auto& o) {
+            [&](const auto& o) {
               using T = std::decay_t<decltype(o)>;
-              if constexpr (std::is_same_v<T, core::Vpa>) all.vpas.push_back(o);
-              else if constexpr (std::is_same_v<T, core::ScaleTarget>) all.targets.push_back(o);
-              else if constexpr (std::is_same_v<T, core::LimitRange>) all.limit_ranges.push_back(o);
-              else if constexpr (std::is_same_v<T, core::Checkpoint>) all.checkpoints.push_back(o);
-              else all.namespaces.push_back(o);
+              if constexpr (std::is_same_v<T, core::Vpa>) {
+                builder.add(o);
+                ++counts[0];
+              } else if constexpr (std::is_same_v<T, core::ScaleTarget>) {
+                builder.add(o);
+                ++counts[1];
+              } else if constexpr (std::is_same_v<T, core::LimitRange>) {
+                others.limit_ranges.push_back(o);
+                ++counts[2];
+              } else if constexpr (std::is_same_v<T, core::Checkpoint>) {
+                others.checkpoints.push_back(o);
+                ++counts[3];
+              } else {
+                others.namespaces.push_back(o);
+                ++counts[4];
+              }
             },
             object);
       }
     }
     for (const auto& [key, entry] : scale_entries_) {
-      if (entry.target) all.targets.push_back(*entry.target);
+      if (entry.target) {
+        builder.add(*entry.target);
+        ++counts[1];
+      }
     }
-    const std::size_t counts[] = {all.vpas.size(), all.targets.size(), all.limit_ranges.size(),
-                                  all.checkpoints.size(), all.namespaces.size()};
+    builder.add(others);
     const auto copied = Clock::now();
-    auto snapshot = core::Snapshot::build(std::move(all), options_.store);
+    auto snapshot = builder.finish();
     auto ms = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
     last_build_cost_ = Clock::now() - last_build_;
     rebuild_seconds_.observe(std::chrono::duration<double>(last_build_cost_).count());
-    spdlog::debug("kube: snapshot rebuilt: {} ms to collect, {} ms to index", ms(copied - last_build_),
+    spdlog::debug("kube: snapshot rebuilt: {} ms to pack, {} ms to index", ms(copied - last_build_),
                   ms(Clock::now() - copied));
     for (std::size_t i = 0; i < store_gauges_.size(); ++i) store_gauges_[i]->set(static_cast<double>(counts[i]));
     const bool first = !published_;

@@ -16,6 +16,7 @@
 
 #include "avw/core/admission.hpp"
 #include "avw/core/objects.hpp"
+#include "avw/core/store.hpp"
 #include "avw/metrics/metrics.hpp"
 
 namespace avw::source {
@@ -80,15 +81,18 @@ LoadedRecommendations load_recommendations(const std::string& path, const core::
     if (in.bad()) throw LoadError("cannot read " + path);
     return {buffer.data(), static_cast<std::size_t>(in.gcount())};
   };
-  core::DecodedObjects objects;
+  // Each item is packed into the snapshot as soon as it is decoded.
+  core::SnapshotBuilder builder(options);
+  core::DecodedObjects rest;
   try {
-    objects = core::decode_objects(next_chunk);
+    rest = core::decode_objects(next_chunk, [&builder](core::DecodedObjects& item) { builder.add(item); });
   } catch (const core::DecodeError& e) {
     throw LoadError(path + ": " + one_line(e.what()));
   }
+  builder.add(rest);
   LoadedRecommendations out;
-  out.skipped = std::move(objects.errors);
-  out.snapshot = core::Snapshot::build(std::move(objects), options);
+  out.skipped = std::move(rest.errors);
+  out.snapshot = builder.finish();
   return out;
 }
 

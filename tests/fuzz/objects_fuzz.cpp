@@ -9,6 +9,10 @@
 //     neither empty nor `nothing` and matches; the oldest by creationTimestamp, then name,
 //     with an unreadable timestamp sorting last), for pods labelled after each target's
 //     selector and for an unlabelled pod;
+//   - the winner's packed record gives back exactly what was decoded: name, creation time,
+//     update mode, every recommendation value (with its format) and the policy of each
+//     container;
+//   - a snapshot built item by item while decoding in chunks (the file source's way) agrees;
 //   - the other lookups (target_of, limit_ranges, checkpoint, namespace_annotations) answer.
 #include <algorithm>
 #include <cstddef>
@@ -42,9 +46,10 @@ const Vpa* brute_force(const std::vector<const Vpa*>& vpas, const Snapshot& snap
     if (vpa->meta.namespace_ != namespace_) continue;
     const auto& allowed = options.allowed_update_modes;
     if (std::find(allowed.begin(), allowed.end(), vpa->update_mode) == allowed.end()) continue;
-    const ScaleTarget* target = snapshot.target_of(*vpa);
-    if (target == nullptr || target->selector.empty() || target->selector.is_nothing()) continue;
-    if (!target->selector.matches(labels)) continue;
+    const TargetView target = snapshot.target_of(vpa->meta.namespace_, vpa->target_ref);
+    if (target == nullptr) continue;
+    const Selector selector = target->selector();
+    if (selector.empty() || selector.is_nothing() || !selector.matches(labels)) continue;
     if (best == nullptr || std::make_tuple(created_of(*vpa), std::string_view(vpa->meta.name)) <
                                std::make_tuple(created_of(*best), std::string_view(best->meta.name))) {
       best = vpa;
@@ -67,34 +72,76 @@ LabelSet labels_for(const Selector& selector) {
   return labels;
 }
 
+// The packed record of `got` holds what `want` was decoded with.
+void check_record(const VpaView& got, const Vpa& want) {
+  const std::string name(got->name());
+  fuzz_require(got->created() == want.meta.created && got->update_mode() == want.update_mode,
+               "the packed VPA lost its creation time or update mode", name);
+  fuzz_require(got->has_recommendations() == !want.recommendations.empty(), "has_recommendations() is wrong", name);
+  auto same = [](const ResourceValues& a, const ResourceValues& b) {
+    for (std::size_t r = 0; r < 2; ++r) {
+      if (a.values[r].has_value() != b.values[r].has_value()) return false;
+      if (a.values[r] && (*a.values[r] != *b.values[r] || a.values[r]->format() != b.values[r]->format())) return false;
+    }
+    return true;
+  };
+  for (const ContainerRecommendation& r : want.recommendations) {
+    const auto packed = got->recommendation_for(r.container_name);
+    const ContainerRecommendation* first = want.recommendation_for(r.container_name);
+    fuzz_require(packed.has_value(), "recommendation_for lost a container", r.container_name);
+    fuzz_require(same(packed->target, first->target) && same(packed->lower_bound, first->lower_bound) &&
+                     same(packed->upper_bound, first->upper_bound) &&
+                     same(packed->uncapped_target, first->uncapped_target),
+                 "a packed recommendation changed a value", r.container_name);
+  }
+  for (const ContainerPolicy& p : want.container_policies) {
+    const auto packed = got->policy_for(p.container_name);
+    const ContainerPolicy* chosen = want.policy_for(p.container_name);
+    fuzz_require(packed.has_value(), "policy_for lost a container", p.container_name);
+    bool controls_same = true;
+    for (Resource r : kResources) {
+      const bool wanted = !chosen->controlled_resources ||
+                          std::find(chosen->controlled_resources->begin(), chosen->controlled_resources->end(), r) !=
+                              chosen->controlled_resources->end();
+      controls_same = controls_same && packed->controls(r) == wanted;
+    }
+    fuzz_require(controls_same && packed->mode == chosen->mode && packed->controlled_values == chosen->controlled_values &&
+                     same(packed->min_allowed, chosen->min_allowed) && same(packed->max_allowed, chosen->max_allowed),
+                 "a packed policy changed", p.container_name);
+  }
+}
+
 void check_find_vpa(const std::vector<const Vpa*>& vpas, const Snapshot& snapshot, const StoreOptions& options,
                     std::string_view namespace_, const LabelSet& labels) {
-  const Vpa* got = snapshot.find_vpa(namespace_, labels);
+  const VpaView got = snapshot.find_vpa(namespace_, labels);
   const Vpa* want = brute_force(vpas, snapshot, options, namespace_, labels);
   if (got == nullptr && want == nullptr) return;
   fuzz_require(got != nullptr, "find_vpa missed the governing VPA", std::string(namespace_) + "/" + want->meta.name);
-  fuzz_require(want != nullptr, "find_vpa found a VPA that governs nothing",
-               std::string(namespace_) + "/" + got->meta.name);
-  fuzz_require(got->meta.namespace_ == want->meta.namespace_ && got->meta.name == want->meta.name,
-               "find_vpa did not pick the oldest VPA", got->meta.name + " instead of " + want->meta.name);
-  const ScaleTarget* target = snapshot.target_of(*got);
-  fuzz_require(target != nullptr && target->selector.matches(labels), "the winner's target does not select the pod",
-               got->meta.name);
+  const std::string got_name(got->name());
+  fuzz_require(want != nullptr, "find_vpa found a VPA that governs nothing", std::string(namespace_) + "/" + got_name);
+  fuzz_require(got->namespace_() == want->meta.namespace_ && got_name == want->meta.name,
+               "find_vpa did not pick the oldest VPA", got_name + " instead of " + want->meta.name);
+  const TargetView target = snapshot.target_of(got);
+  fuzz_require(target != nullptr && target->selector().matches(labels), "the winner's target does not select the pod",
+               got_name);
+  check_record(got, *want);
 }
 
 }  // namespace
 
 // The document pulled in chunks whose sizes (1 to 64 bytes) come from its own bytes, as the
 // file source pulls a file: the same objects, errors and messages as decoded whole.
-DecodedObjects decode_in_chunks(std::string_view text) {
+ChunkSource chunks_of(std::string_view text) {
   std::size_t pos = 0;
-  return decode_objects([text, pos]() mutable {
+  return [text, pos]() mutable {
     const std::size_t want = pos < text.size() ? 1 + static_cast<unsigned char>(text[pos]) % 64 : 0;
     const std::string_view chunk = text.substr(pos, std::min(want, text.size() - pos));
     pos += chunk.size();
     return chunk;
-  });
+  };
 }
+
+DecodedObjects decode_in_chunks(std::string_view text) { return decode_objects(chunks_of(text)); }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text = avw::fuzz::as_view(data, size);
@@ -127,6 +174,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                "the snapshot holds more objects than were decoded");
   fuzz_require(snapshot->has_checkpoints() == !decoded.checkpoints.empty(), "has_checkpoints() is wrong");
 
+  // The file source's way: each streamed item packed as it is decoded.
+  SnapshotBuilder builder(options);
+  DecodedObjects rest = decode_objects(chunks_of(text), [&builder](DecodedObjects& item) { builder.add(item); });
+  fuzz_require(rest.errors == decoded.errors, "decoding into a builder reports other errors");
+  builder.add(rest);
+  const auto streamed_snapshot = builder.finish();
+  fuzz_require(streamed_snapshot->vpa_count() == snapshot->vpa_count() &&
+                   streamed_snapshot->target_count() == snapshot->target_count() &&
+                   streamed_snapshot->limit_range_count() == snapshot->limit_range_count() &&
+                   streamed_snapshot->checkpoint_count() == snapshot->checkpoint_count(),
+               "the snapshot built while decoding in chunks holds other objects");
+
   // The last VPA of each namespace/name is the one the snapshot keeps.
   std::map<std::pair<std::string_view, std::string_view>, const Vpa*> last;
   for (const Vpa& vpa : decoded.vpas) last[{vpa.meta.namespace_, vpa.meta.name}] = &vpa;
@@ -138,14 +197,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const Vpa* vpa : kept) {
     if (queries++ == kMaxQueries) break;
     check_find_vpa(kept, *snapshot, options, vpa->meta.namespace_, LabelSet{});
-    if (const ScaleTarget* target = snapshot->target_of(*vpa)) {
-      check_find_vpa(kept, *snapshot, options, vpa->meta.namespace_, labels_for(target->selector));
+    if (const TargetView target = snapshot->target_of(vpa->meta.namespace_, vpa->target_ref)) {
+      const Selector selector = target->selector();
+      check_find_vpa(kept, *snapshot, options, vpa->meta.namespace_, labels_for(selector));
+      const VpaView streamed = streamed_snapshot->find_vpa(vpa->meta.namespace_, labels_for(selector));
+      const VpaView whole = snapshot->find_vpa(vpa->meta.namespace_, labels_for(selector));
+      fuzz_require((streamed == nullptr) == (whole == nullptr) &&
+                       (whole == nullptr || (streamed->name() == whole->name() && streamed->created() == whole->created())),
+                   "the snapshot built while decoding in chunks governs otherwise", vpa->meta.name);
     }
     for (const ContainerRecommendation& r : vpa->recommendations) {
       (void)snapshot->checkpoint(vpa->meta.namespace_, vpa->meta.name, r.container_name);
-      (void)vpa->policy_for(r.container_name);
-      fuzz_require(vpa->recommendation_for(r.container_name) != nullptr, "recommendation_for lost a container",
-                   r.container_name);
     }
   }
   for (const LimitRange& range : decoded.limit_ranges) {

@@ -179,6 +179,14 @@ using ChunkSource = std::function<std::string_view()>;
 /// other document is held whole while it is decoded.
 DecodedObjects decode_objects(const ChunkSource& next_chunk);
 
+/// Called with the objects decoded so far after each streamed list item; it may move them out
+/// (a SnapshotBuilder packs them), so that a long list is never held decoded.
+using ItemSink = std::function<void(DecodedObjects&)>;
+
+/// decode_objects() handing each streamed item's objects to `sink` as it is decoded. What the
+/// sink leaves in place, and the objects of a document that is not streamed, are returned.
+DecodedObjects decode_objects(const ChunkSource& next_chunk, const ItemSink& sink);
+
 /// One event of a watch stream (one JSON line).
 struct WatchEvent {
   enum class Type : std::uint8_t { Added, Modified, Deleted, Bookmark, Error };

@@ -42,7 +42,7 @@ MergedLimits merge_limit_ranges(std::span<const LimitRange* const> ranges, Limit
 struct PlanInput {
   const Pod& pod;
   std::string_view namespace_;
-  const Vpa& vpa;
+  VpaView vpa;
   const Snapshot& snapshot;  // checkpoints (history gate) and LimitRanges
   RecommendationField field = RecommendationField::Target;
   const Config& config;

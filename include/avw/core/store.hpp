@@ -4,6 +4,11 @@
 // checkpoints, indexed for the admission hot path. Edges (file source, API watch) build a new
 // Snapshot and publish it; readers hold a shared_ptr and never wait for a writer.
 //
+// A snapshot does not keep the decoded objects: each VPA and scale target is packed into a
+// record of a few hundred bytes (names interned, quantities as varints) and read back through
+// VpaView and TargetView, so 100k tasks take about 35 MB rather than 220 MB. LimitRanges,
+// checkpoints and namespaces, few and read as they are, are kept decoded.
+//
 // Finding the VPA that governs a pod does not scan every VPA: targets whose selector requires
 // `dag_id=<x>` and `task_id=<y>` (the index label keys) are indexed by (namespace, x, y); other
 // selectors go to a per-namespace fallback list that is scanned. Among the VPAs whose update
@@ -11,7 +16,10 @@
 // (creationTimestamp, then name).
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +40,109 @@ struct StoreOptions {
   bool checkpoints_authoritative = false;
 };
 
+/// A container's recommendation as the snapshot keeps it (the container name is the key).
+struct RecommendedResources {
+  ResourceValues target;
+  ResourceValues lower_bound;
+  ResourceValues upper_bound;
+  ResourceValues uncapped_target;
+};
+
+/// A container policy as the snapshot keeps it (the container name is the key).
+struct ResourcePolicy {
+  ContainerScalingMode mode = ContainerScalingMode::Auto;
+  /// controlledResources; both when the VPA leaves it out.
+  std::array<bool, 2> controlled = {true, true};
+  ControlledValues controlled_values = ControlledValues::RequestsAndLimits;
+  ResourceValues min_allowed;
+  ResourceValues max_allowed;
+
+  bool controls(Resource r) const { return controlled[static_cast<std::size_t>(r)]; }
+};
+
+struct SnapshotData;
+
+/// A VPA held by a snapshot: a handle to its packed record, valid while the snapshot lives.
+/// It behaves like a pointer (`find_vpa(...) == nullptr`, `vpa->name()`).
+class VpaView {
+ public:
+  VpaView() = default;
+  VpaView(std::nullptr_t) {}  // NOLINT(google-explicit-constructor): reads as a null pointer
+
+  std::string_view namespace_() const;
+  std::string_view name() const;
+  /// metadata.creationTimestamp in seconds (ObjectMeta::kUnknownCreated when unknown).
+  std::int64_t created() const;
+  UpdateMode update_mode() const;
+  bool has_recommendations() const;
+  /// The recommendation for `container`, decoded from the record.
+  std::optional<RecommendedResources> recommendation_for(std::string_view container) const;
+  /// The policy for `container`: exact name first, else "*", else nullopt.
+  std::optional<ResourcePolicy> policy_for(std::string_view container) const;
+
+  const VpaView* operator->() const { return this; }
+  explicit operator bool() const { return record_ != nullptr; }
+  friend bool operator==(const VpaView& v, std::nullptr_t) { return v.record_ == nullptr; }
+  friend bool operator==(const VpaView& a, const VpaView& b) { return a.record_ == b.record_; }
+
+ private:
+  friend class Snapshot;
+  friend class SnapshotBuilder;
+  VpaView(const SnapshotData* data, const char* record) : data_(data), record_(record) {}
+  const SnapshotData* data_ = nullptr;
+  const char* record_ = nullptr;
+};
+
+/// A scale target held by a snapshot (tests and diagnostics read it; admission does not).
+class TargetView {
+ public:
+  TargetView() = default;
+  TargetView(std::nullptr_t) {}  // NOLINT(google-explicit-constructor)
+
+  std::string_view namespace_() const;
+  std::string_view name() const;
+  std::string_view kind() const;
+  std::string_view group() const;
+  /// The selector, rebuilt from the record.
+  Selector selector() const;
+
+  const TargetView* operator->() const { return this; }
+  explicit operator bool() const { return record_ != nullptr; }
+  friend bool operator==(const TargetView& t, std::nullptr_t) { return t.record_ == nullptr; }
+
+ private:
+  friend class Snapshot;
+  TargetView(const SnapshotData* data, const char* record) : data_(data), record_(record) {}
+  const SnapshotData* data_ = nullptr;
+  const char* record_ = nullptr;
+};
+
+class Snapshot;
+
+/// Builds a Snapshot from objects given in any number of batches. Each VPA and scale target is
+/// packed into the snapshot's arena as it is added, so a source that decodes a list one item
+/// at a time never holds more than one decoded object of those kinds: the snapshot of 100k
+/// tasks takes about 300 bytes per task instead of the 2 KB its decoded objects do.
+class SnapshotBuilder {
+ public:
+  explicit SnapshotBuilder(const StoreOptions& options);
+  ~SnapshotBuilder();
+  SnapshotBuilder(const SnapshotBuilder&) = delete;
+  SnapshotBuilder& operator=(const SnapshotBuilder&) = delete;
+
+  /// Takes the objects of `batch` (its vectors are left empty; list metadata and errors stay).
+  void add(DecodedObjects& batch);
+  void add(const Vpa& vpa);
+  void add(const ScaleTarget& target);
+  /// The snapshot. The builder is spent afterwards.
+  std::shared_ptr<const Snapshot> finish();
+
+ private:
+  std::unique_ptr<Snapshot> snapshot_;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 class Snapshot {
  public:
   /// Builds a snapshot. VPAs whose target is missing, or whose target's selector is empty
@@ -45,9 +156,14 @@ class Snapshot {
   Snapshot& operator=(const Snapshot&) = delete;
 
   /// The VPA governing a pod with these labels in `namespace_`, or nullptr.
-  const Vpa* find_vpa(std::string_view namespace_, const LabelSet& labels) const;
-  /// The target of a VPA (nullptr when it does not exist in the snapshot).
-  const ScaleTarget* target_of(const Vpa& vpa) const;
+  VpaView find_vpa(std::string_view namespace_, const LabelSet& labels) const;
+  /// The VPA named `name` in `namespace_` (whether or not it governs any pod), or nullptr.
+  VpaView vpa(std::string_view namespace_, std::string_view name) const;
+  /// The target a VPA of this snapshot refers to, or nullptr when it does not exist.
+  TargetView target_of(const VpaView& vpa) const;
+  /// The target `namespace_`/`ref` resolves to (the version of ref.api_version does not
+  /// matter, only its group), or nullptr.
+  TargetView target_of(std::string_view namespace_, const TargetRef& ref) const;
   /// LimitRanges of a namespace (possibly none).
   const std::vector<const LimitRange*>& limit_ranges(std::string_view namespace_) const;
   /// The checkpoint of (VPA, container), or nullptr.
@@ -63,11 +179,13 @@ class Snapshot {
   std::size_t target_count() const;
   std::size_t limit_range_count() const;
   std::size_t checkpoint_count() const;
+  /// Bytes the packed VPAs, targets and index take (the arena and the tables).
+  std::size_t packed_bytes() const;
 
  private:
+  friend class SnapshotBuilder;
   Snapshot();
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<SnapshotData> data_;
 };
 
 }  // namespace avw::core

@@ -31,15 +31,15 @@ LabelSet task_labels(std::string_view dag, std::string_view task) {
 }
 
 std::string vpa_name_for(const Snapshot& s, const LabelSet& labels, std::string_view ns = "airflow") {
-  const auto* vpa = s.find_vpa(ns, labels);
-  return vpa == nullptr ? std::string() : vpa->meta.name;
+  const auto vpa = s.find_vpa(ns, labels);
+  return vpa == nullptr ? std::string() : std::string(vpa->name());
 }
 
 std::string base_cpu_target(const Snapshot& s, const LabelSet& labels) {
-  const auto* vpa = s.find_vpa("airflow", labels);
+  const auto vpa = s.find_vpa("airflow", labels);
   if (vpa == nullptr) return {};
-  const auto* rec = vpa->recommendation_for("base");
-  if (rec == nullptr || !rec->target[Resource::Cpu]) return {};
+  const auto rec = vpa->recommendation_for("base");
+  if (!rec || !rec->target[Resource::Cpu]) return {};
   return rec->target[Resource::Cpu]->to_string();
 }
 

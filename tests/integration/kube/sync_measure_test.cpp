@@ -87,9 +87,9 @@ TEST_CASE("measure: first sync of many VPAs and AirflowTasks", "[.measure][kube]
   const long rss_synced = rss_kib();
 
   const avw::core::LabelSet labels{{"dag_id", "dag_7"}, {"task_id", "t3"}, {"kubernetes_pod_operator", "True"}};
-  const auto* vpa = h.snapshot()->find_vpa("airflow", labels);
+  const auto vpa = h.snapshot()->find_vpa("airflow", labels);
   REQUIRE(vpa != nullptr);
-  CHECK(vpa->meta.name == "task-73");
+  CHECK(vpa->name() == "task-73");
 
   // One event on a store of this size: watch event -> rebuilt snapshot published.
   spdlog::set_level(spdlog::level::debug);  // shows how the rebuild splits its time

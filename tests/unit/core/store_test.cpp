@@ -23,6 +23,8 @@ using avw::core::Snapshot;
 using avw::core::StoreOptions;
 using avw::core::UpdateMode;
 using avw::core::Vpa;
+using avw::core::VpaView;
+using avw::core::TargetView;
 using avw::test::read_fixture;
 
 constexpr const char* kTaskApiVersion = "airflow-vpa-webhook.io/v1alpha1";
@@ -80,7 +82,7 @@ void append(DecodedObjects& into, DecodedObjects from) {
   for (auto& c : from.checkpoints) into.checkpoints.push_back(std::move(c));
 }
 
-std::string name_of(const Vpa* v) { return v == nullptr ? "<none>" : v->meta.name; }
+std::string name_of(VpaView v) { return v == nullptr ? "<none>" : std::string(v->name()); }
 
 // Labels of admission/kpo-pod.json and admission/executor-pod.json.
 const LabelSet kKpoPod{{"airflow_kpo_in_cluster", "True"}, {"airflow_version", "2.10.3"},
@@ -111,14 +113,16 @@ TEST_CASE("the captured VPAs and AirflowTasks govern the kpo pod", "[store]") {
   CHECK(snapshot->checkpoint_count() == 0);
   CHECK_FALSE(snapshot->has_checkpoints());
 
-  const Vpa* governing = snapshot->find_vpa("airflow", kKpoPod);
+  const VpaView governing = snapshot->find_vpa("airflow", kKpoPod);
   REQUIRE(governing != nullptr);
-  CHECK(governing->meta.name == "etl-daily-load");
-  REQUIRE(governing->recommendation_for("base") != nullptr);
-  const ScaleTarget* target = snapshot->target_of(*governing);
+  CHECK(governing->name() == "etl-daily-load");
+  CHECK(governing->namespace_() == "airflow");
+  REQUIRE(governing->recommendation_for("base"));
+  const TargetView target = snapshot->target_of(governing);
   REQUIRE(target != nullptr);
-  CHECK(target->meta.name == "etl-daily-load");
-  CHECK(target->kind == "AirflowTask");
+  CHECK(target->name() == "etl-daily-load");
+  CHECK(target->kind() == "AirflowTask");
+  CHECK(target->group() == "airflow-vpa-webhook.io");
 
   // The executor's pod of the same task is a different task: these VPAs do not govern it.
   CHECK(snapshot->find_vpa("airflow", kExecutorPod) == nullptr);
@@ -263,8 +267,7 @@ TEST_CASE("VPAs in an update mode that is not allowed are ignored", "[store]") {
     CHECK(snapshot->find_vpa("airflow", pod) == nullptr);
     // It is still in the snapshot, and its target still resolves.
     CHECK(snapshot->vpa_count() == 1);
-    const Vpa copy = vpa("airflow", "v", "v");
-    CHECK(snapshot->target_of(copy) != nullptr);
+    CHECK(snapshot->target_of("airflow", vpa("airflow", "v", "v").target_ref) != nullptr);
   }
   SECTION("the allowed set is an option") {
     DecodedObjects objects;
@@ -295,10 +298,9 @@ TEST_CASE("a VPA whose target is missing or does not match its reference governs
   objects.vpas.push_back(vpa("airflow", "v", "etl-load"));
   auto snapshot = Snapshot::build(std::move(objects), StoreOptions{});
   CHECK(snapshot->target_count() == 1);
-  const Vpa* found = snapshot->find_vpa("airflow", pod);
+  const VpaView found = snapshot->find_vpa("airflow", pod);
   CHECK((found != nullptr) == resolves);
-  const Vpa copy = vpa("airflow", "v", "etl-load");
-  CHECK((snapshot->target_of(copy) != nullptr) == resolves);
+  CHECK((snapshot->target_of("airflow", vpa("airflow", "v", "etl-load").target_ref) != nullptr) == resolves);
 }
 
 TEST_CASE("a target whose selector is empty or matches nothing governs no pod", "[store]") {
@@ -367,7 +369,7 @@ TEST_CASE("the empty snapshot holds nothing", "[store]") {
   CHECK(snapshot->find_vpa("airflow", kKpoPod) == nullptr);
   CHECK(snapshot->limit_ranges("airflow").empty());
   CHECK(snapshot->checkpoint("airflow", "v", "base") == nullptr);
-  CHECK(snapshot->target_of(vpa("airflow", "v", "v")) == nullptr);
+  CHECK(snapshot->target_of("airflow", vpa("airflow", "v", "v").target_ref) == nullptr);
 }
 
 TEST_CASE("limit ranges are grouped by namespace in input order", "[store]") {
@@ -448,4 +450,182 @@ TEST_CASE("a snapshot of 100k VPAs builds and answers", "[store][scale]") {
   CHECK(snapshot->find_vpa("airflow", LabelSet{{"dag_id", "dag_5"}, {"task_id", "task"}}) == nullptr);
   CHECK(snapshot->find_vpa("airflow", LabelSet{{"dag_id", "dag_100000"}, {"task_id", "task"},
                                                {"kubernetes_pod_operator", "True"}}) == nullptr);
+}
+
+namespace {
+
+avw::core::Quantity q(std::string_view text) {
+  auto parsed = avw::core::Quantity::parse(text);
+  INFO("quantity: " << text);
+  REQUIRE(parsed);
+  return *parsed;
+}
+
+bool same_values(const avw::core::ResourceValues& a, const avw::core::ResourceValues& b) {
+  for (std::size_t r = 0; r < 2; ++r) {
+    if (a.values[r].has_value() != b.values[r].has_value()) return false;
+    if (a.values[r] && (*a.values[r] != *b.values[r] || a.values[r]->format() != b.values[r]->format())) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("a packed VPA gives back every value exactly, whatever its magnitude or format", "[store]") {
+  using avw::core::ContainerPolicy;
+  using avw::core::ContainerRecommendation;
+  using avw::core::Resource;
+  const std::string text = GENERATE("0", "1n", "-1n", "250m", "511m", "671629701", "262144k", "1.5Gi", "32Gi", "1e3",
+                                    "123456789012345678901234567n", "-98765432109876543210987654321",
+                                    "170141183460469231731687303715n", "999999999999999999999999999999m");
+  DecodedObjects objects;
+  add_task_vpa(objects, "airflow", "v", "dag_id=etl,task_id=load");
+  ContainerRecommendation rec;
+  rec.container_name = "a-container-name-longer-than-sso";
+  rec.target[Resource::Cpu] = q(text);
+  rec.target[Resource::Memory] = q("1Gi");
+  rec.lower_bound[Resource::Memory] = q(text);
+  rec.upper_bound[Resource::Cpu] = q("2");
+  rec.uncapped_target[Resource::Cpu] = q(text);
+  rec.uncapped_target[Resource::Memory] = q(text);
+  ContainerRecommendation sidecar;
+  sidecar.container_name = "sidecar";
+  sidecar.target[Resource::Memory] = q(text);
+  objects.vpas.back().recommendations = {rec, sidecar};
+  ContainerPolicy wildcard;
+  wildcard.container_name = "*";
+  wildcard.max_allowed[Resource::Cpu] = q(text);
+  wildcard.controlled_values = avw::core::ControlledValues::RequestsOnly;
+  ContainerPolicy exact;
+  exact.container_name = "sidecar";
+  exact.mode = avw::core::ContainerScalingMode::Off;
+  exact.controlled_resources = std::vector<Resource>{Resource::Memory};
+  exact.min_allowed[Resource::Memory] = q(text);
+  ContainerPolicy none;
+  none.container_name = "nothing-controlled";
+  none.controlled_resources = std::vector<Resource>{};
+  objects.vpas.back().container_policies = {wildcard, exact, none};
+  const std::int64_t created = objects.vpas.back().meta.created;
+
+  auto snapshot = Snapshot::build(std::move(objects), StoreOptions{});
+  const VpaView v = snapshot->find_vpa("airflow", LabelSet{{"dag_id", "etl"}, {"task_id", "load"}});
+  REQUIRE(v != nullptr);
+  CHECK(v->created() == created);
+  CHECK(v->update_mode() == UpdateMode::Off);
+  CHECK(v->has_recommendations());
+
+  const auto got = v->recommendation_for("a-container-name-longer-than-sso");
+  REQUIRE(got);
+  CHECK(same_values(got->target, rec.target));
+  CHECK(same_values(got->lower_bound, rec.lower_bound));
+  CHECK(same_values(got->upper_bound, rec.upper_bound));
+  CHECK(same_values(got->uncapped_target, rec.uncapped_target));
+  const auto got_sidecar = v->recommendation_for("sidecar");
+  REQUIRE(got_sidecar);
+  CHECK(same_values(got_sidecar->target, sidecar.target));
+  CHECK(got_sidecar->lower_bound.empty());
+  CHECK_FALSE(v->recommendation_for("base"));
+  CHECK_FALSE(v->recommendation_for(""));
+
+  const auto by_wildcard = v->policy_for("base");
+  REQUIRE(by_wildcard);
+  CHECK(by_wildcard->mode == avw::core::ContainerScalingMode::Auto);
+  CHECK(by_wildcard->controls(Resource::Cpu));
+  CHECK(by_wildcard->controls(Resource::Memory));
+  CHECK(by_wildcard->controlled_values == avw::core::ControlledValues::RequestsOnly);
+  CHECK(same_values(by_wildcard->max_allowed, wildcard.max_allowed));
+  CHECK(by_wildcard->min_allowed.empty());
+  const auto by_name = v->policy_for("sidecar");
+  REQUIRE(by_name);
+  CHECK(by_name->mode == avw::core::ContainerScalingMode::Off);
+  CHECK_FALSE(by_name->controls(Resource::Cpu));
+  CHECK(by_name->controls(Resource::Memory));
+  CHECK(same_values(by_name->min_allowed, exact.min_allowed));
+  const auto controls_nothing = v->policy_for("nothing-controlled");
+  REQUIRE(controls_nothing);
+  CHECK_FALSE(controls_nothing->controls(Resource::Cpu));
+  CHECK_FALSE(controls_nothing->controls(Resource::Memory));
+}
+
+TEST_CASE("a VPA without policies or recommendations packs as such", "[store]") {
+  DecodedObjects objects;
+  add_task_vpa(objects, "airflow", "v", "dag_id=etl,task_id=load");
+  auto snapshot = Snapshot::build(std::move(objects), StoreOptions{});
+  const VpaView v = snapshot->find_vpa("airflow", LabelSet{{"dag_id", "etl"}, {"task_id", "load"}});
+  REQUIRE(v != nullptr);
+  CHECK_FALSE(v->has_recommendations());
+  CHECK_FALSE(v->recommendation_for("base"));
+  CHECK_FALSE(v->policy_for("base"));
+}
+
+TEST_CASE("objects added in batches build one snapshot, the last of a name winning across batches", "[store]") {
+  avw::core::SnapshotBuilder builder(StoreOptions{});
+  DecodedObjects first;
+  first.vpas.push_back(vpa("airflow", "v", "t1", "2026-11-23T17:00:00Z"));
+  first.targets.push_back(task("airflow", "t1", "dag_id=etl,task_id=old"));
+  builder.add(first);
+  CHECK(first.vpas.empty());
+  CHECK(first.targets.empty());
+  DecodedObjects second;
+  second.targets.push_back(task("airflow", "t1", "dag_id=etl,task_id=new"));
+  second.vpas.push_back(vpa("airflow", "w", "t1", "2026-11-23T18:00:00Z"));
+  builder.add(second);
+  builder.add(vpa("other", "v", "t1"));  // another namespace: another VPA
+  builder.add(task("other", "t1", "dag_id=etl,task_id=new"));
+  auto snapshot = builder.finish();
+  CHECK(snapshot->vpa_count() == 3);
+  CHECK(snapshot->target_count() == 2);
+  CHECK(snapshot->find_vpa("airflow", LabelSet{{"dag_id", "etl"}, {"task_id", "old"}}) == nullptr);
+  CHECK(name_of(snapshot->find_vpa("airflow", LabelSet{{"dag_id", "etl"}, {"task_id", "new"}})) == "v");
+  const VpaView in_other = snapshot->find_vpa("other", LabelSet{{"dag_id", "etl"}, {"task_id", "new"}});
+  REQUIRE(in_other != nullptr);
+  CHECK(in_other->namespace_() == "other");
+  CHECK(snapshot->target_of(in_other)->selector().to_string() == "dag_id=etl,task_id=new");
+}
+
+TEST_CASE("a task packs into a few hundred bytes", "[store][scale]") {
+  // Shaped like the benchmark's tasks (tests/bench/synthetic_store.cpp): two containers with
+  // recommendations, one wildcard policy, a three-label selector.
+  using avw::core::Resource;
+  constexpr int kTasks = 20'000;
+  avw::core::SnapshotBuilder builder(StoreOptions{});
+  for (int i = 0; i < kTasks; ++i) {
+    const std::string n = std::to_string(i);
+    const std::string name = "dag-" + n + "-task-" + n;
+    const std::string ns = "team-" + std::to_string(i % 20);
+    builder.add(task(ns, name, "dag_id=dag_" + n + ",task_id=task_" + n + ",kubernetes_pod_operator=True"));
+    Vpa v = vpa(ns, name, name);
+    avw::core::ContainerRecommendation base;
+    base.container_name = "base";
+    for (auto* values : {&base.target, &base.uncapped_target}) {
+      (*values)[Resource::Cpu] = q("511m");
+      (*values)[Resource::Memory] = q("671629701");
+    }
+    base.lower_bound[Resource::Cpu] = q("63m");
+    base.lower_bound[Resource::Memory] = q("262144k");
+    base.upper_bound[Resource::Cpu] = q("2");
+    base.upper_bound[Resource::Memory] = q("4Gi");
+    avw::core::ContainerRecommendation sidecar;
+    sidecar.container_name = "airflow-xcom-sidecar";
+    sidecar.target[Resource::Cpu] = q("25m");
+    sidecar.target[Resource::Memory] = q("262144k");
+    v.recommendations = {base, sidecar};
+    avw::core::ContainerPolicy policy;
+    policy.container_name = "*";
+    policy.controlled_resources = std::vector<Resource>{Resource::Cpu, Resource::Memory};
+    policy.max_allowed[Resource::Cpu] = q("8");
+    policy.max_allowed[Resource::Memory] = q("32Gi");
+    v.container_policies = {policy};
+    builder.add(v);
+  }
+  auto snapshot = builder.finish();
+  REQUIRE(snapshot->vpa_count() == kTasks);
+  const std::size_t per_task = snapshot->packed_bytes() / kTasks;
+  INFO("packed bytes per task: " << per_task);
+  // Decoded, the same task took about 2,200 bytes in the snapshot.
+  CHECK(per_task < 400);
+  const VpaView v = snapshot->find_vpa("team-7", LabelSet{{"dag_id", "dag_7"}, {"task_id", "task_7"},
+                                                          {"kubernetes_pod_operator", "True"}});
+  REQUIRE(v != nullptr);
+  CHECK(v->recommendation_for("base")->upper_bound[Resource::Memory]->to_string() == "4Gi");
 }
