@@ -141,13 +141,13 @@ std::array<bool, 2> history_gate(const PlanInput& input, const PodContainer& con
   if (!input.snapshot.has_checkpoints() || (gates.min_history_seconds <= 0 && gates.min_samples <= 0)) {
     return {true, true};
   }
-  const Checkpoint* cp = input.snapshot.checkpoint(input.namespace_, input.vpa.name(), container.name);
+  const auto cp = input.snapshot.checkpoint(input.namespace_, input.vpa.name(), container.name);
   std::string why;
-  if (cp == nullptr) {
+  if (!cp) {
     why = "no checkpoint yet";
   } else {
-    const auto first = parse_rfc3339(cp->first_sample_start);
-    const auto last = parse_rfc3339(cp->last_sample_start);
+    const auto first = cp->first_sample_start;
+    const auto last = cp->last_sample_start;
     const std::int64_t span = first && last && *last > *first ? *last - *first : 0;
     if (span < gates.min_history_seconds || cp->total_samples_count < gates.min_samples) {
       why = describe_seconds(span) + " of history and " + std::to_string(cp->total_samples_count) + " samples, " +

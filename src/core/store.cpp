@@ -16,6 +16,9 @@
 //   target  key: id namespace, id kind, bytes name
 //           u8 flags (nothing, indexed), [str value a, str value b when indexed], selector:
 //           varint n, n x (u8 operator, str key, varint m, m x str value)
+//   checkpoint  key: id namespace, str VPA, bytes container
+//           str (id namespace, bytes name), u32 sequence, i64 first sample, i64 last sample,
+//           varint total samples, u8 has memory samples
 //   group   key: id namespace, str value a, bytes value b
 //           u32 first candidate, u32 count
 #include "avw/core/store.hpp"
@@ -26,6 +29,7 @@
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <unordered_map>
 #include <utility>
 
@@ -132,7 +136,11 @@ const char* body_of(const char* record) {
   return in.position();
 }
 
-// An open addressing table of records, keyed by each record's own key.
+// A checkpoint record's second key: (namespace, name), which the last object of wins.
+std::string_view name_key_of(const char* record) { return packed::Reader(body_of(record)).string(); }
+
+// An open addressing table of records, keyed by a key each record holds (KeyOf).
+template <std::string_view (*KeyOf)(const char*) = key_of>
 class RecordTable {
  public:
   const char* find(std::string_view key) const {
@@ -140,13 +148,13 @@ class RecordTable {
     for (std::size_t i = hash(key) & mask();; i = (i + 1) & mask()) {
       const char* r = slots_[i];
       if (r == nullptr) return nullptr;
-      if (key_of(r) == key) return r;
+      if (KeyOf(r) == key) return r;
     }
   }
   /// Inserts or replaces; returns the record replaced, or nullptr.
   const char* put(const char* record) {
     if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    const std::string_view key = key_of(record);
+    const std::string_view key = KeyOf(record);
     for (std::size_t i = hash(key) & mask();; i = (i + 1) & mask()) {
       const char*& slot = slots_[i];
       if (slot == nullptr) {
@@ -154,7 +162,7 @@ class RecordTable {
         ++size_;
         return nullptr;
       }
-      if (key_of(slot) == key) return std::exchange(slot, record);
+      if (KeyOf(slot) == key) return std::exchange(slot, record);
     }
   }
   template <class F>
@@ -296,17 +304,17 @@ struct SnapshotData {
   StringMap<std::uint32_t> kind_ids;                        // CompositeKey{group, kind}
 
   std::size_t vpa_count = 0;
-  RecordTable targets;
-  RecordTable groups;                    // (namespace, value a, value b) -> a run of `candidates`
+  RecordTable<> targets;
+  RecordTable<> groups;                    // (namespace, value a, value b) -> a run of `candidates`
   std::vector<Candidate> candidates;     // indexed ones by group, oldest first in each
   std::vector<Candidate> fallback;       // by namespace id, oldest first in each
   std::vector<std::pair<std::uint32_t, std::uint32_t>> fallback_runs;  // by namespace id: first, count
 
   std::vector<LimitRange> limit_ranges;
-  std::vector<Checkpoint> checkpoints;
+  RecordTable<> checkpoints;  // by (namespace, VPA, container)
+  std::size_t checkpoint_count = 0;
   bool has_checkpoints = false;
   StringMap<std::vector<const LimitRange*>> limit_ranges_by_namespace;
-  StringMap<const Checkpoint*> checkpoints_by_key;  // (namespace, VPA, container)
   std::vector<NamespaceInfo> namespaces;
   StringMap<LabelSet> namespace_annotations;  // views into `namespaces`
 
@@ -400,7 +408,7 @@ std::string target_key(std::uint64_t namespace_id, std::uint64_t kind_id, std::s
   return key;
 }
 
-std::string group_key(std::uint64_t namespace_id, std::string_view a, std::string_view b) {
+std::string pair_key(std::uint64_t namespace_id, std::string_view a, std::string_view b) {
   std::string key;
   packed::Writer out(key);
   out.varint(namespace_id);
@@ -437,9 +445,10 @@ Selector TargetView::selector() const {
 
 struct SnapshotBuilder::State {
   StoreOptions options;
-  RecordTable vpas;  // by (namespace, name): the last one added wins
+  RecordTable<> vpas;  // by (namespace, name): the last one added wins
+  RecordTable<name_key_of> checkpoints;  // by (namespace, name): the last one added wins
+  std::uint32_t checkpoints_added = 0;
   std::vector<LimitRange> limit_ranges;
-  std::vector<Checkpoint> checkpoints;
   std::vector<NamespaceInfo> namespaces;
   std::string scratch;  // the record being packed
   std::string entry;    // one entry of it
@@ -556,11 +565,49 @@ void SnapshotBuilder::add(const ScaleTarget& target) {
   data.targets.put(data.arena.store(s.scratch));
 }
 
+namespace {
+
+constexpr std::int64_t kNoTime = std::numeric_limits<std::int64_t>::min();
+
+// Where a checkpoint record's sequence number is, and the fields after it.
+char* sequence_of(const char* record) {
+  packed::Reader in(body_of(record));
+  in.string();
+  return const_cast<char*>(in.position());  // records are written by the builder only
+}
+
+}  // namespace
+
+void SnapshotBuilder::add(const Checkpoint& checkpoint) {
+  SnapshotData& data = *snapshot_->data_;
+  State& s = *state_;
+  const std::uint32_t ns = intern_namespace(data, checkpoint.meta.namespace_);
+  s.scratch.clear();
+  packed::Writer out(s.scratch);
+  out.string(pair_key(ns, checkpoint.vpa_name, checkpoint.container_name));
+  s.entry.clear();
+  packed::Writer(s.entry).varint(ns);
+  s.entry.append(checkpoint.meta.name);
+  out.string(s.entry);
+  const std::uint32_t sequence = s.checkpoints_added++;
+  s.scratch.append(reinterpret_cast<const char*>(&sequence), sizeof sequence);
+  // Decoding checked the timestamps: each is empty or valid.
+  out.i64(parse_rfc3339(checkpoint.first_sample_start).value_or(kNoTime));
+  out.i64(parse_rfc3339(checkpoint.last_sample_start).value_or(kNoTime));
+  out.varint(static_cast<UInt128>(static_cast<std::uint64_t>(checkpoint.total_samples_count)));
+  out.u8(checkpoint.has_memory_samples ? 1 : 0);
+  const char* record = data.arena.store(s.scratch);
+  // The last object of a name wins, at the position of the first (as for LimitRanges).
+  if (const char* replaced = s.checkpoints.put(record)) {
+    std::memcpy(sequence_of(record), sequence_of(replaced), sizeof sequence);
+  }
+}
+
 void SnapshotBuilder::add(DecodedObjects& batch) {
   for (const Vpa& vpa : batch.vpas) add(vpa);
   for (const ScaleTarget& target : batch.targets) add(target);
+  for (const Checkpoint& checkpoint : batch.checkpoints) add(checkpoint);
   for (auto& range : batch.limit_ranges) state_->limit_ranges.push_back(std::move(range));
-  for (auto& checkpoint : batch.checkpoints) state_->checkpoints.push_back(std::move(checkpoint));
   for (auto& ns : batch.namespaces) state_->namespaces.push_back(std::move(ns));
   // Released, not just cleared: the point is that the decoded objects do not pile up.
   batch.vpas = {};
@@ -574,7 +621,8 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::finish() {
   SnapshotData& data = *snapshot_->data_;
   State& s = *state_;
   data.vpa_count = s.vpas.size();
-  if (!s.checkpoints.empty()) data.has_checkpoints = true;
+  data.checkpoint_count = s.checkpoints.size();
+  if (s.checkpoints_added != 0) data.has_checkpoints = true;
 
   // Resolve each VPA to its target; sort those that may govern pods into their runs.
   std::vector<Candidate> indexed;
@@ -595,7 +643,7 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::finish() {
     // (ObjectMeta::kUnknownCreated): it should not win over VPAs whose age is known.
     ((flags & kIndexed) != 0 ? indexed : fallback).push_back({record, target, h.created});
   });
-  s.vpas = RecordTable();
+  s.vpas = RecordTable<>();
 
   // Indexed: by group key, oldest first within a group. The keys are read from the records
   // as the sort compares them rather than built for all candidates at once.
@@ -623,7 +671,7 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::finish() {
     std::size_t j = i + 1;
     while (j < data.candidates.size() && group_of_candidate(data.candidates[j]) == g) ++j;
     record.clear();
-    packed::Writer(record).string(group_key(g.namespace_id, g.a, g.b));
+    packed::Writer(record).string(pair_key(g.namespace_id, g.a, g.b));
     const auto first = static_cast<std::uint32_t>(i);
     const auto count = static_cast<std::uint32_t>(j - i);
     record.append(reinterpret_cast<const char*>(&first), sizeof first);
@@ -653,9 +701,6 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::finish() {
   data.limit_ranges = last_wins(std::move(s.limit_ranges), [](const LimitRange& l) {
     return CompositeKey{l.meta.namespace_, l.meta.name}.str();
   });
-  data.checkpoints = last_wins(std::move(s.checkpoints), [](const Checkpoint& c) {
-    return CompositeKey{c.meta.namespace_, c.meta.name}.str();
-  });
   for (const auto& range : data.limit_ranges) {
     data.limit_ranges_by_namespace[range.meta.namespace_].push_back(&range);
   }
@@ -665,14 +710,17 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::finish() {
     annotations = LabelSet();  // the last object of a name wins
     for (const auto& [key, value] : ns.annotations) annotations.set(key, value);
   }
-  data.checkpoints_by_key.reserve(data.checkpoints.size());
-  for (const auto& checkpoint : data.checkpoints) {
-    // Two checkpoints for the same (VPA, container) are not expected (the recommender names
-    // them `<vpa>-<container>`); should it happen, the later one wins, as for names.
-    data.checkpoints_by_key.insert_or_assign(
-        CompositeKey{checkpoint.meta.namespace_, checkpoint.vpa_name, checkpoint.container_name}.str(),
-        &checkpoint);
-  }
+  // Two checkpoints for the same (VPA, container) are not expected (the recommender names
+  // them `<vpa>-<container>`); should it happen, the later one wins, as for names.
+  std::vector<std::pair<std::uint32_t, const char*>> checkpoints;
+  checkpoints.reserve(s.checkpoints.size());
+  s.checkpoints.for_each([&](const char* record) {
+    std::uint32_t sequence = 0;
+    std::memcpy(&sequence, sequence_of(record), sizeof sequence);
+    checkpoints.emplace_back(sequence, record);
+  });
+  std::sort(checkpoints.begin(), checkpoints.end());
+  for (const auto& [sequence, record] : checkpoints) data.checkpoints.put(record);
   state_.reset();
   return std::shared_ptr<const Snapshot>(snapshot_.release());
 }
@@ -692,16 +740,17 @@ std::shared_ptr<const Snapshot> Snapshot::build(DecodedObjects objects, const St
 
 namespace {
 
-// The group key of a pod, built in a stack buffer: label values are at most 63 characters
+// A (namespace, a, b) key as pair_key() writes it (a pod's group key, a checkpoint's key), built
+// in a stack buffer: label values are at most 63 characters
 // when valid, but the pod's labels are not validated yet when we see them, so longer input
 // falls back to a heap string rather than being truncated or refused.
-class GroupKey {
+class PairKey {
  public:
-  GroupKey(std::uint32_t namespace_id, std::string_view a, std::string_view b) {
+  PairKey(std::uint32_t namespace_id, std::string_view a, std::string_view b) {
     char* out = buffer_.data();
     const std::size_t needed = 2 * 19 + a.size() + b.size();
     if (needed > buffer_.size()) {
-      heap_ = group_key(namespace_id, a, b);
+      heap_ = pair_key(namespace_id, a, b);
       view_ = heap_;
       return;
     }
@@ -740,7 +789,7 @@ VpaView Snapshot::find_vpa(std::string_view namespace_, const LabelSet& labels) 
   auto a = labels.get(d.index_key_a);
   auto b = labels.get(d.index_key_b);
   if (a && b && d.groups.size() != 0) {
-    const GroupKey key(*ns, *a, *b);
+    const PairKey key(*ns, *a, *b);
     if (const char* group = d.groups.find(key.view())) {
       const char* run = body_of(group);
       std::uint32_t first = 0;
@@ -799,11 +848,21 @@ const LabelSet* Snapshot::namespace_annotations(std::string_view namespace_) con
   return it == data_->namespace_annotations.end() ? nullptr : &it->second;
 }
 
-const Checkpoint* Snapshot::checkpoint(std::string_view namespace_, std::string_view vpa_name,
-                                       std::string_view container) const {
-  const CompositeKey key{namespace_, vpa_name, container};
-  auto it = data_->checkpoints_by_key.find(key.view());
-  return it == data_->checkpoints_by_key.end() ? nullptr : it->second;
+std::optional<CheckpointSummary> Snapshot::checkpoint(std::string_view namespace_, std::string_view vpa_name,
+                                                     std::string_view container) const {
+  const auto ns = data_->namespace_id(namespace_);
+  if (!ns || data_->checkpoints.size() == 0) return std::nullopt;
+  const PairKey key(*ns, vpa_name, container);
+  const char* record = data_->checkpoints.find(key.view());
+  if (record == nullptr) return std::nullopt;
+  packed::Reader in(sequence_of(record));
+  in.skip(sizeof(std::uint32_t));
+  CheckpointSummary out;
+  if (const std::int64_t first = in.i64(); first != kNoTime) out.first_sample_start = first;
+  if (const std::int64_t last = in.i64(); last != kNoTime) out.last_sample_start = last;
+  out.total_samples_count = static_cast<std::int64_t>(static_cast<std::uint64_t>(in.varint()));
+  out.has_memory_samples = in.u8() != 0;
+  return out;
 }
 
 bool Snapshot::has_checkpoints() const { return data_->has_checkpoints; }
@@ -811,11 +870,11 @@ bool Snapshot::has_checkpoints() const { return data_->has_checkpoints; }
 std::size_t Snapshot::vpa_count() const { return data_->vpa_count; }
 std::size_t Snapshot::target_count() const { return data_->targets.size(); }
 std::size_t Snapshot::limit_range_count() const { return data_->limit_ranges.size(); }
-std::size_t Snapshot::checkpoint_count() const { return data_->checkpoints.size(); }
+std::size_t Snapshot::checkpoint_count() const { return data_->checkpoint_count; }
 
 std::size_t Snapshot::packed_bytes() const {
   const SnapshotData& d = *data_;
-  return d.arena.reserved() + d.targets.bytes() + d.groups.bytes() +
+  return d.arena.reserved() + d.targets.bytes() + d.groups.bytes() + d.checkpoints.bytes() +
          (d.candidates.capacity() + d.fallback.capacity()) * sizeof(Candidate);
 }
 

@@ -187,7 +187,7 @@ class State : public std::enable_shared_from_this<State> {
     bool known = self->known_.at(id).provisioned;
     kube::Backoff backoff(self->options_.backoff);
     std::optional<TimePoint> written;
-    bool gave_up = false;
+    std::optional<Attempt> last;  // the attempt that ended the upkeep: done or given up
     while (!self->stopped_) {
       Attempt a;
       try {
@@ -195,31 +195,35 @@ class State : public std::enable_shared_from_this<State> {
       } catch (const std::exception& ex) {
         a = {Attempt::Kind::GiveUp, Result::Refreshed, std::string("unexpected error: ") + ex.what()};
       }
-      if (a.kind == Attempt::Kind::Done) {
-        (a.result == Result::Created ? self->created_ : a.result == Result::Exists ? self->exists_ : self->refreshed_)
-            .inc();
+      if (a.kind == Attempt::Kind::Done || a.kind == Attempt::Kind::GiveUp) {
+        last = std::move(a);
         break;
       }
       self->errors_.inc();
-      if (a.kind == Attempt::Kind::GiveUp) {
-        spdlog::error("provision: task {}: {}; trying again when it is seen after {} ms", id.label(), a.what,
-                      self->options_.backoff.max.count());
-        gave_up = true;
-        break;
-      }
       const auto wait = backoff.next(self->random());
       spdlog::warn("provision: task {}: {}; retrying in {} ms", id.label(), a.what, wait.count());
       if (!co_await self->sleep(wait)) break;
     }
+    // The entry first, the counters after: whoever sees a counter move (a test, a scrape
+    // followed by a pod) finds the task's state already updated.
     Entry& e = self->known_.at(id);
     e.busy = false;
     if (written) {
       e.provisioned = true;
       e.failed = false;
       e.last_written = *written;
-    } else if (gave_up) {
+    } else if (last && last->kind == Attempt::Kind::GiveUp) {
       e.failed = true;
       e.failed_at = self->now();
+    }
+    if (!last) co_return;
+    if (last->kind == Attempt::Kind::Done) {
+      (last->result == Result::Created ? self->created_ : last->result == Result::Exists ? self->exists_ : self->refreshed_)
+          .inc();
+    } else {
+      self->errors_.inc();
+      spdlog::error("provision: task {}: {}; trying again when it is seen after {} ms", id.label(), last->what,
+                    self->options_.backoff.max.count());
     }
   }
 

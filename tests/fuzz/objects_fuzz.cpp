@@ -214,12 +214,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto& ranges = snapshot->limit_ranges(range.meta.namespace_);
     fuzz_require(!ranges.empty(), "a namespace's LimitRange is missing", range.meta.namespace_);
   }
-  // Checkpoints too: the last of a namespace/name replaces the others, and each kept one is found.
-  std::map<std::pair<std::string_view, std::string_view>, const Checkpoint*> last_checkpoint;
-  for (const Checkpoint& c : decoded.checkpoints) last_checkpoint[{c.meta.namespace_, c.meta.name}] = &c;
-  for (const auto& [key, c] : last_checkpoint) {
-    fuzz_require(snapshot->checkpoint(c->meta.namespace_, c->vpa_name, c->container_name) != nullptr,
-                 "a checkpoint is missing", c->meta.name);
+  // Checkpoints too: the last of a namespace/name replaces the others at the position of the
+  // first; of those, the last for a (namespace, VPA, container) is the one found, with the
+  // history it was decoded with.
+  using NameKey = std::pair<std::string_view, std::string_view>;
+  std::map<NameKey, std::pair<std::size_t, const Checkpoint*>> by_name;  // first position, last object
+  for (std::size_t i = 0; i < decoded.checkpoints.size(); ++i) {
+    const Checkpoint& c = decoded.checkpoints[i];
+    auto [it, inserted] = by_name.try_emplace({c.meta.namespace_, c.meta.name}, i, &c);
+    if (!inserted) it->second.second = &c;
+  }
+  using LookupKey = std::tuple<std::string_view, std::string_view, std::string_view>;
+  std::map<LookupKey, std::pair<std::size_t, const Checkpoint*>> winners;
+  for (const auto& [name, kept] : by_name) {
+    const Checkpoint* c = kept.second;
+    auto& winner = winners[{c->meta.namespace_, c->vpa_name, c->container_name}];
+    if (winner.second == nullptr || kept.first > winner.first) winner = kept;
+  }
+  for (const auto& [key, winner] : winners) {
+    const Checkpoint& c = *winner.second;
+    const auto got = snapshot->checkpoint(c.meta.namespace_, c.vpa_name, c.container_name);
+    fuzz_require(got.has_value(), "a checkpoint is missing", c.meta.name);
+    const bool same = got->first_sample_start == parse_rfc3339(c.first_sample_start) &&
+                      got->last_sample_start == parse_rfc3339(c.last_sample_start) &&
+                      got->total_samples_count == c.total_samples_count &&
+                      got->has_memory_samples == c.has_memory_samples;
+    fuzz_require(same, "a packed checkpoint changed its history", c.meta.name);
   }
   for (const NamespaceInfo& ns : decoded.namespaces) {
     fuzz_require(snapshot->namespace_annotations(ns.meta.name) != nullptr, "a namespace is missing", ns.meta.name);

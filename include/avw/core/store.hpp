@@ -6,8 +6,9 @@
 //
 // A snapshot does not keep the decoded objects: each VPA and scale target is packed into a
 // record of a few hundred bytes (names interned, quantities as varints) and read back through
-// VpaView and TargetView, so 100k tasks take about 35 MB rather than 220 MB. LimitRanges,
-// checkpoints and namespaces, few and read as they are, are kept decoded.
+// VpaView and TargetView, so 100k tasks take about 35 MB rather than 220 MB. Checkpoints (one
+// per VPA container in a live cluster) are packed too. LimitRanges and namespaces, few and
+// read as they are, are kept decoded.
 //
 // Finding the VPA that governs a pod does not scan every VPA: targets whose selector requires
 // `dag_id=<x>` and `task_id=<y>` (the index label keys) are indexed by (namespace, x, y); other
@@ -58,6 +59,14 @@ struct ResourcePolicy {
   ResourceValues max_allowed;
 
   bool controls(Resource r) const { return controlled[static_cast<std::size_t>(r)]; }
+};
+
+/// A checkpoint as the snapshot keeps it: what the history gate reads.
+struct CheckpointSummary {
+  std::optional<std::int64_t> first_sample_start;  // seconds since the epoch
+  std::optional<std::int64_t> last_sample_start;
+  std::int64_t total_samples_count = 0;
+  bool has_memory_samples = false;
 };
 
 struct SnapshotData;
@@ -134,6 +143,7 @@ class SnapshotBuilder {
   void add(DecodedObjects& batch);
   void add(const Vpa& vpa);
   void add(const ScaleTarget& target);
+  void add(const Checkpoint& checkpoint);
   /// The snapshot. The builder is spent afterwards.
   std::shared_ptr<const Snapshot> finish();
 
@@ -166,9 +176,9 @@ class Snapshot {
   TargetView target_of(std::string_view namespace_, const TargetRef& ref) const;
   /// LimitRanges of a namespace (possibly none).
   const std::vector<const LimitRange*>& limit_ranges(std::string_view namespace_) const;
-  /// The checkpoint of (VPA, container), or nullptr.
-  const Checkpoint* checkpoint(std::string_view namespace_, std::string_view vpa_name,
-                               std::string_view container) const;
+  /// What the checkpoint of (VPA, container) says of its history, or nullopt.
+  std::optional<CheckpointSummary> checkpoint(std::string_view namespace_, std::string_view vpa_name,
+                                              std::string_view container) const;
   /// A namespace's annotations, or nullptr when the source does not know the namespace.
   const LabelSet* namespace_annotations(std::string_view namespace_) const;
   /// False when the source had no checkpoint objects at all and is not authoritative about

@@ -337,18 +337,17 @@ TEST_CASE("checkpoints are found by namespace, VPA and container", "[store]") {
   CHECK(snapshot->has_checkpoints());
   CHECK(snapshot->checkpoint_count() == 2);
 
-  const Checkpoint* kpo = snapshot->checkpoint("airflow", "etl-load", "base");
-  REQUIRE(kpo != nullptr);
-  CHECK(kpo->meta.name == "etl-load-base");
+  const auto kpo = snapshot->checkpoint("airflow", "etl-load", "base");
+  REQUIRE(kpo);
   CHECK(kpo->total_samples_count == 35);
-  const Checkpoint* executor = snapshot->checkpoint("airflow", "etl-load-executor", "base");
-  REQUIRE(executor != nullptr);
+  const auto executor = snapshot->checkpoint("airflow", "etl-load-executor", "base");
+  REQUIRE(executor);
   CHECK(executor->total_samples_count == 7);
 
-  CHECK(snapshot->checkpoint("airflow", "etl-load", "airflow-xcom-sidecar") == nullptr);
-  CHECK(snapshot->checkpoint("default", "etl-load", "base") == nullptr);
-  CHECK(snapshot->checkpoint("airflow", "etl-load-base", "") == nullptr);
-  CHECK(snapshot->checkpoint("airflow", "etl", "load-base") == nullptr);
+  CHECK_FALSE(snapshot->checkpoint("airflow", "etl-load", "airflow-xcom-sidecar"));
+  CHECK_FALSE(snapshot->checkpoint("default", "etl-load", "base"));
+  CHECK_FALSE(snapshot->checkpoint("airflow", "etl-load-base", ""));
+  CHECK_FALSE(snapshot->checkpoint("airflow", "etl", "load-base"));
 }
 
 TEST_CASE("a snapshot without checkpoint objects says so", "[store]") {
@@ -356,7 +355,7 @@ TEST_CASE("a snapshot without checkpoint objects says so", "[store]") {
   add_task_vpa(objects, "airflow", "v", "dag_id=etl,task_id=load");
   auto snapshot = Snapshot::build(std::move(objects), StoreOptions{});
   CHECK_FALSE(snapshot->has_checkpoints());
-  CHECK(snapshot->checkpoint("airflow", "v", "base") == nullptr);
+  CHECK_FALSE(snapshot->checkpoint("airflow", "v", "base"));
 }
 
 TEST_CASE("the empty snapshot holds nothing", "[store]") {
@@ -368,7 +367,7 @@ TEST_CASE("the empty snapshot holds nothing", "[store]") {
   CHECK_FALSE(snapshot->has_checkpoints());
   CHECK(snapshot->find_vpa("airflow", kKpoPod) == nullptr);
   CHECK(snapshot->limit_ranges("airflow").empty());
-  CHECK(snapshot->checkpoint("airflow", "v", "base") == nullptr);
+  CHECK_FALSE(snapshot->checkpoint("airflow", "v", "base"));
   CHECK(snapshot->target_of("airflow", vpa("airflow", "v", "v").target_ref) == nullptr);
 }
 
