@@ -493,78 +493,6 @@ void put_entry(std::string& record, const std::string& entry) {
 
 }  // namespace
 
-void SnapshotBuilder::add(const Vpa& vpa) {
-  SnapshotData& data = *snapshot_->data_;
-  State& s = *state_;
-  std::string key;
-  packed::Writer(key).varint(intern_namespace(data, vpa.meta.namespace_));
-  key.append(vpa.meta.name);
-
-  s.scratch.clear();
-  packed::Writer out(s.scratch);
-  out.string(key);
-  out.i64(vpa.meta.created);
-  out.u8(static_cast<std::uint8_t>(vpa.update_mode));
-  out.varint(intern_kind(data, group_of(vpa.target_ref.api_version), vpa.target_ref.kind));
-  out.string(vpa.target_ref.name);
-
-  out.varint(vpa.recommendations.size());
-  for (const ContainerRecommendation& rec : vpa.recommendations) {
-    s.entry.clear();
-    packed::Writer e(s.entry);
-    e.string(rec.container_name);
-    e.values<4>({&rec.target, &rec.lower_bound, &rec.upper_bound, &rec.uncapped_target});
-    put_entry(s.scratch, s.entry);
-  }
-  out.varint(vpa.container_policies.size());
-  for (const ContainerPolicy& policy : vpa.container_policies) {
-    s.entry.clear();
-    packed::Writer e(s.entry);
-    e.string(policy.container_name);
-    e.u8(static_cast<std::uint8_t>(policy.mode));
-    std::uint8_t controlled = 3;
-    if (policy.controlled_resources) {
-      controlled = 0;
-      for (Resource r : *policy.controlled_resources) controlled |= static_cast<std::uint8_t>(1U << static_cast<unsigned>(r));
-    }
-    e.u8(controlled);
-    e.u8(static_cast<std::uint8_t>(policy.controlled_values));
-    e.values<2>({&policy.min_allowed, &policy.max_allowed});
-    put_entry(s.scratch, s.entry);
-  }
-  // A replaced record stays in the arena: repeats of a name within one build are rare.
-  s.vpas.put(data.arena.store(s.scratch));
-}
-
-void SnapshotBuilder::add(const ScaleTarget& target) {
-  SnapshotData& data = *snapshot_->data_;
-  State& s = *state_;
-  const std::string key = target_key(intern_namespace(data, target.meta.namespace_),
-                                     intern_kind(data, group_of(target.api_version), target.kind), target.meta.name);
-  s.scratch.clear();
-  packed::Writer out(s.scratch);
-  out.string(key);
-  const Selector& selector = target.selector;
-  const auto a = selector.equality_value(s.options.index_key_a);
-  const auto b = selector.equality_value(s.options.index_key_b);
-  std::uint8_t flags = 0;
-  if (selector.is_nothing()) flags |= kNothing;
-  if (a && b) flags |= kIndexed;
-  out.u8(flags);
-  if (a && b) {
-    out.string(*a);
-    out.string(*b);
-  }
-  out.varint(selector.requirements().size());
-  for (const Requirement& r : selector.requirements()) {
-    out.u8(static_cast<std::uint8_t>(r.op));
-    out.string(r.key);
-    out.varint(r.values.size());
-    for (const std::string& v : r.values) out.string(v);
-  }
-  data.targets.put(data.arena.store(s.scratch));
-}
-
 namespace {
 
 constexpr std::int64_t kNoTime = std::numeric_limits<std::int64_t>::min();
@@ -578,28 +506,213 @@ char* sequence_of(const char* record) {
 
 }  // namespace
 
-void SnapshotBuilder::add(const Checkpoint& checkpoint) {
-  SnapshotData& data = *snapshot_->data_;
-  State& s = *state_;
-  const std::uint32_t ns = intern_namespace(data, checkpoint.meta.namespace_);
-  s.scratch.clear();
-  packed::Writer out(s.scratch);
-  out.string(pair_key(ns, checkpoint.vpa_name, checkpoint.container_name));
-  s.entry.clear();
-  packed::Writer(s.entry).varint(ns);
-  s.entry.append(checkpoint.meta.name);
-  out.string(s.entry);
-  const std::uint32_t sequence = s.checkpoints_added++;
-  s.scratch.append(reinterpret_cast<const char*>(&sequence), sizeof sequence);
+// ---- packed objects ------------------------------------------------------------------------
+//
+// Layouts (the tails are copied into the snapshot's records as they are):
+//   VPA         u8 kind, str namespace, str name, i64 created, u8 update mode,
+//               str target apiVersion, str target kind, str target name, tail: the VPA record's
+//   target      u8 kind, str namespace, str name, str group, str kind, tail: u8 nothing, selector
+//   checkpoint  u8 kind, str namespace, str name, str VPA, str container,
+//               tail: i64 first sample, i64 last sample, varint total samples, u8 memory samples
+
+namespace {
+
+void write_header(packed::Writer& out, PackedObject::Kind kind, const ObjectMeta& meta) {
+  out.u8(static_cast<std::uint8_t>(kind));
+  out.string(meta.namespace_);
+  out.string(meta.name);
+}
+
+}  // namespace
+
+PackedObject PackedObject::pack(const Vpa& vpa) {
+  PackedObject o;
+  packed::Writer out(o.bytes_);
+  write_header(out, Kind::Vpa, vpa.meta);
+  out.i64(vpa.meta.created);
+  out.u8(static_cast<std::uint8_t>(vpa.update_mode));
+  out.string(vpa.target_ref.api_version);
+  out.string(vpa.target_ref.kind);
+  out.string(vpa.target_ref.name);
+  std::string entry;
+  out.varint(vpa.recommendations.size());
+  for (const ContainerRecommendation& rec : vpa.recommendations) {
+    entry.clear();
+    packed::Writer e(entry);
+    e.string(rec.container_name);
+    e.values<4>({&rec.target, &rec.lower_bound, &rec.upper_bound, &rec.uncapped_target});
+    put_entry(o.bytes_, entry);
+  }
+  out.varint(vpa.container_policies.size());
+  for (const ContainerPolicy& policy : vpa.container_policies) {
+    entry.clear();
+    packed::Writer e(entry);
+    e.string(policy.container_name);
+    e.u8(static_cast<std::uint8_t>(policy.mode));
+    std::uint8_t controlled = 3;
+    if (policy.controlled_resources) {
+      controlled = 0;
+      for (Resource r : *policy.controlled_resources) controlled |= static_cast<std::uint8_t>(1U << static_cast<unsigned>(r));
+    }
+    e.u8(controlled);
+    e.u8(static_cast<std::uint8_t>(policy.controlled_values));
+    e.values<2>({&policy.min_allowed, &policy.max_allowed});
+    put_entry(o.bytes_, entry);
+  }
+  return o;
+}
+
+PackedObject PackedObject::pack(const ScaleTarget& target) {
+  PackedObject o;
+  packed::Writer out(o.bytes_);
+  write_header(out, Kind::Target, target.meta);
+  out.string(group_of(target.api_version));
+  out.string(target.kind);
+  out.u8(target.selector.is_nothing() ? 1 : 0);
+  out.varint(target.selector.requirements().size());
+  for (const Requirement& r : target.selector.requirements()) {
+    out.u8(static_cast<std::uint8_t>(r.op));
+    out.string(r.key);
+    out.varint(r.values.size());
+    for (const std::string& v : r.values) out.string(v);
+  }
+  return o;
+}
+
+PackedObject PackedObject::pack(const Checkpoint& checkpoint) {
+  PackedObject o;
+  packed::Writer out(o.bytes_);
+  write_header(out, Kind::Checkpoint, checkpoint.meta);
+  out.string(checkpoint.vpa_name);
+  out.string(checkpoint.container_name);
   // Decoding checked the timestamps: each is empty or valid.
   out.i64(parse_rfc3339(checkpoint.first_sample_start).value_or(kNoTime));
   out.i64(parse_rfc3339(checkpoint.last_sample_start).value_or(kNoTime));
   out.varint(static_cast<UInt128>(static_cast<std::uint64_t>(checkpoint.total_samples_count)));
   out.u8(checkpoint.has_memory_samples ? 1 : 0);
+  return o;
+}
+
+PackedObject::Kind PackedObject::kind() const { return static_cast<Kind>(bytes_.front()); }
+
+std::string_view PackedObject::namespace_() const { return packed::Reader(bytes_.data() + 1).string(); }
+
+std::string_view PackedObject::name() const {
+  packed::Reader in(bytes_.data() + 1);
+  in.string();
+  return in.string();
+}
+
+std::optional<PackedObject::TargetRefView> PackedObject::target_ref() const {
+  if (kind() != Kind::Vpa) return std::nullopt;
+  packed::Reader in(bytes_.data() + 1);
+  in.string();
+  in.string();
+  in.i64();
+  in.u8();
+  TargetRefView ref;
+  ref.api_version = in.string();
+  ref.kind = in.string();
+  ref.name = in.string();
+  return ref;
+}
+
+namespace {
+
+// The value of a `key=value` (or `key in (value)`) requirement of a packed selector, as
+// Selector::equality_value() answers it.
+std::optional<std::string_view> equality_value_in(const char* selector, std::string_view key) {
+  packed::Reader in(selector);
+  std::optional<std::string_view> found;
+  for (std::size_t n = in.size(); n > 0; --n) {
+    const auto op = static_cast<Requirement::Operator>(in.u8());
+    const std::string_view k = in.string();
+    const std::size_t m = in.size();
+    std::string_view first;
+    for (std::size_t i = 0; i < m; ++i) {
+      const std::string_view v = in.string();
+      if (i == 0) first = v;
+    }
+    if (k != key || m != 1) continue;
+    if (op != Requirement::Operator::Equals && op != Requirement::Operator::In) continue;
+    // `k=a,k=b` can match nothing; no single value to index it under.
+    if (found && *found != first) return std::nullopt;
+    found = first;
+  }
+  return found;
+}
+
+}  // namespace
+
+void SnapshotBuilder::add(const Vpa& vpa) { add(PackedObject::pack(vpa)); }
+void SnapshotBuilder::add(const ScaleTarget& target) { add(PackedObject::pack(target)); }
+void SnapshotBuilder::add(const Checkpoint& checkpoint) { add(PackedObject::pack(checkpoint)); }
+
+void SnapshotBuilder::add(const PackedObject& object) {
+  SnapshotData& data = *snapshot_->data_;
+  State& s = *state_;
+  packed::Reader in(object.bytes_.data() + 1);
+  const std::uint32_t ns = intern_namespace(data, in.string());
+  const std::string_view name = in.string();
+  s.scratch.clear();
+  packed::Writer out(s.scratch);
+  switch (object.kind()) {
+    case PackedObject::Kind::Vpa: {
+      s.entry.clear();
+      packed::Writer(s.entry).varint(ns);
+      s.entry.append(name);
+      out.string(s.entry);
+      out.i64(in.i64());
+      out.u8(in.u8());
+      const std::string_view api_version = in.string();
+      const std::string_view kind = in.string();
+      out.varint(intern_kind(data, group_of(api_version), kind));
+      out.string(in.string());
+      break;
+    }
+    case PackedObject::Kind::Target: {
+      const std::string_view group = in.string();
+      const std::string_view kind = in.string();
+      out.string(target_key(ns, intern_kind(data, group, kind), name));
+      const bool nothing = in.u8() != 0;
+      const char* selector = in.position();
+      const auto a = nothing ? std::nullopt : equality_value_in(selector, s.options.index_key_a);
+      const auto b = nothing ? std::nullopt : equality_value_in(selector, s.options.index_key_b);
+      out.u8(static_cast<std::uint8_t>((nothing ? kNothing : 0) | (a && b ? kIndexed : 0)));
+      if (a && b) {
+        out.string(*a);
+        out.string(*b);
+      }
+      break;
+    }
+    case PackedObject::Kind::Checkpoint: {
+      const std::string_view vpa_name = in.string();
+      const std::string_view container = in.string();
+      out.string(pair_key(ns, vpa_name, container));
+      s.entry.clear();
+      packed::Writer(s.entry).varint(ns);
+      s.entry.append(name);
+      out.string(s.entry);
+      const std::uint32_t sequence = s.checkpoints_added++;
+      s.scratch.append(reinterpret_cast<const char*>(&sequence), sizeof sequence);
+      break;
+    }
+  }
+  // The tail is the same in both layouts.
+  const char* tail = in.position();
+  s.scratch.append(tail, static_cast<std::size_t>(object.bytes_.data() + object.bytes_.size() - tail));
   const char* record = data.arena.store(s.scratch);
-  // The last object of a name wins, at the position of the first (as for LimitRanges).
-  if (const char* replaced = s.checkpoints.put(record)) {
-    std::memcpy(sequence_of(record), sequence_of(replaced), sizeof sequence);
+  // A replaced record stays in the arena: repeats of a name within one build are rare. The
+  // last object of a name wins; a checkpoint keeps the position of the first (as LimitRanges
+  // do), which decides between two for the same (VPA, container).
+  switch (object.kind()) {
+    case PackedObject::Kind::Vpa: s.vpas.put(record); break;
+    case PackedObject::Kind::Target: data.targets.put(record); break;
+    case PackedObject::Kind::Checkpoint:
+      if (const char* replaced = s.checkpoints.put(record)) {
+        std::memcpy(sequence_of(record), sequence_of(replaced), sizeof(std::uint32_t));
+      }
+      break;
   }
 }
 

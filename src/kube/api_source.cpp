@@ -55,7 +55,11 @@ constexpr Resource kCheckpoints{Kind::Checkpoint, "/apis/autoscaling.k8s.io/v1",
 // Namespace annotations override the safety gates per namespace (core/gates.hpp).
 constexpr Resource kNamespaces{Kind::Namespace, "/api/v1", "namespaces", false, true};
 
-using Object = std::variant<core::Vpa, core::ScaleTarget, core::LimitRange, core::Checkpoint, core::NamespaceInfo>;
+// VPAs, targets and checkpoints (most of a cluster's objects: one each per task, one per task
+// container) are kept packed; the few LimitRanges and Namespaces decoded, on the heap so
+// that the map's nodes stay small.
+using Object = std::variant<core::PackedObject, std::unique_ptr<const core::LimitRange>,
+                            std::unique_ptr<const core::NamespaceInfo>>;
 using ObjectMap = std::unordered_map<std::string, Object>;  // "namespace/name" -> object
 
 std::string object_key(const core::ObjectMeta& meta) { return meta.namespace_ + "/" + meta.name; }
@@ -66,7 +70,12 @@ std::size_t take_objects(Kind kind, core::DecodedObjects& objects, ObjectMap& ma
   auto move_all = [&map](auto& list) {
     for (auto& o : list) {
       std::string key = object_key(o.meta);
-      map.insert_or_assign(std::move(key), Object(std::move(o)));
+      using T = std::decay_t<decltype(o)>;
+      if constexpr (std::is_same_v<T, core::LimitRange> || std::is_same_v<T, core::NamespaceInfo>) {
+        map.insert_or_assign(std::move(key), Object(std::make_unique<const T>(std::move(o))));
+      } else {
+        map.insert_or_assign(std::move(key), Object(core::PackedObject::pack(o)));
+      }
     }
     return list.size();
   };
@@ -572,20 +581,16 @@ class State : public std::enable_shared_from_this<State> {
         std::visit(
             [&](const auto& o) {
               using T = std::decay_t<decltype(o)>;
-              if constexpr (std::is_same_v<T, core::Vpa>) {
+              if constexpr (std::is_same_v<T, core::PackedObject>) {
                 builder.add(o);
-                ++counts[0];
-              } else if constexpr (std::is_same_v<T, core::ScaleTarget>) {
-                builder.add(o);
-                ++counts[1];
-              } else if constexpr (std::is_same_v<T, core::LimitRange>) {
-                others.limit_ranges.push_back(o);
+                ++counts[o.kind() == core::PackedObject::Kind::Vpa      ? 0
+                         : o.kind() == core::PackedObject::Kind::Target ? 1
+                                                                        : 3];
+              } else if constexpr (std::is_same_v<T, std::unique_ptr<const core::LimitRange>>) {
+                others.limit_ranges.push_back(*o);
                 ++counts[2];
-              } else if constexpr (std::is_same_v<T, core::Checkpoint>) {
-                others.checkpoints.push_back(o);
-                ++counts[3];
               } else {
-                others.namespaces.push_back(o);
+                others.namespaces.push_back(*o);
                 ++counts[4];
               }
             },
@@ -632,13 +637,16 @@ class State : public std::enable_shared_from_this<State> {
     for (const auto& s : streams_) {
       if (s->resource.kind != Kind::Vpa) continue;
       for (const auto& [key, object] : s->items) {
-        const auto& vpa = std::get<core::Vpa>(object);
-        const auto& ref = vpa.target_ref;
-        if (ref.kind.empty() || ref.name.empty()) continue;
-        if (group_of(ref.api_version) == kAirflowTaskGroup && ref.kind == "AirflowTask") continue;
-        std::string k = scale_key(vpa.meta.namespace_, ref);
+        const auto& vpa = std::get<core::PackedObject>(object);
+        const auto ref_view = vpa.target_ref();
+        if (!ref_view || ref_view->kind.empty() || ref_view->name.empty()) continue;
+        if (group_of(ref_view->api_version) == kAirflowTaskGroup && ref_view->kind == "AirflowTask") continue;
+        const core::TargetRef ref{std::string(ref_view->api_version), std::string(ref_view->kind),
+                                  std::string(ref_view->name)};
+        const std::string namespace_(vpa.namespace_());
+        std::string k = scale_key(namespace_, ref);
         if (!scale_entries_.contains(k)) {
-          scale_entries_.emplace(k, ScaleEntry{vpa.meta.namespace_, ref, std::nullopt, false, {}});
+          scale_entries_.emplace(k, ScaleEntry{namespace_, ref, std::nullopt, false, {}});
           added = true;
         }
         wanted.insert(std::move(k));

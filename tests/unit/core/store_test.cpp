@@ -628,3 +628,65 @@ TEST_CASE("a task packs into a few hundred bytes", "[store][scale]") {
   REQUIRE(v != nullptr);
   CHECK(v->recommendation_for("base")->upper_bound[Resource::Memory]->to_string() == "4Gi");
 }
+
+TEST_CASE("objects packed on their own build the same snapshot as decoded ones", "[store]") {
+  using avw::core::PackedObject;
+  DecodedObjects objects = avw::core::decode_objects(read_fixture("recommender/checkpoints-nopods.json"));
+  REQUIRE(objects.errors.empty());
+  append(objects, avw::core::decode_objects(read_fixture("api/list-vpas-page1.json")));
+  append(objects, avw::core::decode_objects(read_fixture("api/list-vpas-page2.json")));
+  append(objects, avw::core::decode_objects(read_fixture("api/list-airflowtasks.json")));
+
+  avw::core::SnapshotBuilder builder(StoreOptions{});
+  for (const Vpa& v : objects.vpas) {
+    const PackedObject packed = PackedObject::pack(v);
+    CHECK(packed.kind() == PackedObject::Kind::Vpa);
+    CHECK(packed.namespace_() == v.meta.namespace_);
+    CHECK(packed.name() == v.meta.name);
+    REQUIRE(packed.target_ref());
+    CHECK(packed.target_ref()->api_version == v.target_ref.api_version);
+    CHECK(packed.target_ref()->kind == v.target_ref.kind);
+    CHECK(packed.target_ref()->name == v.target_ref.name);
+    builder.add(packed);
+  }
+  for (const ScaleTarget& t : objects.targets) {
+    const PackedObject packed = PackedObject::pack(t);
+    CHECK(packed.kind() == PackedObject::Kind::Target);
+    CHECK(packed.name() == t.meta.name);
+    CHECK_FALSE(packed.target_ref());
+    builder.add(packed);
+  }
+  for (const Checkpoint& c : objects.checkpoints) {
+    const PackedObject packed = PackedObject::pack(c);
+    CHECK(packed.kind() == PackedObject::Kind::Checkpoint);
+    CHECK(packed.name() == c.meta.name);
+    builder.add(packed);
+  }
+  auto from_packed = builder.finish();
+  auto from_decoded = Snapshot::build(std::move(objects), StoreOptions{});
+
+  CHECK(from_packed->vpa_count() == from_decoded->vpa_count());
+  CHECK(from_packed->target_count() == from_decoded->target_count());
+  CHECK(from_packed->checkpoint_count() == from_decoded->checkpoint_count());
+  const VpaView a = from_packed->find_vpa("airflow", kKpoPod);
+  const VpaView b = from_decoded->find_vpa("airflow", kKpoPod);
+  REQUIRE(a != nullptr);
+  REQUIRE(b != nullptr);
+  CHECK(a->name() == b->name());
+  CHECK(a->created() == b->created());
+  const auto ra = a->recommendation_for("base");
+  const auto rb = b->recommendation_for("base");
+  REQUIRE(ra);
+  REQUIRE(rb);
+  CHECK(same_values(ra->target, rb->target));
+  CHECK(same_values(ra->upper_bound, rb->upper_bound));
+  CHECK(from_packed->target_of(a)->selector() == from_decoded->target_of(b)->selector());
+  const auto ca = from_packed->checkpoint("airflow", "etl-load", "base");
+  const auto cb = from_decoded->checkpoint("airflow", "etl-load", "base");
+  REQUIRE(ca);
+  REQUIRE(cb);
+  CHECK(ca->total_samples_count == cb->total_samples_count);
+  CHECK(ca->first_sample_start == cb->first_sample_start);
+  CHECK(ca->last_sample_start == cb->last_sample_start);
+  CHECK(ca->has_memory_samples == cb->has_memory_samples);
+}
