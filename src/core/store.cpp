@@ -778,18 +778,18 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::finish() {
     return older(x, y);
   });
   data.candidates = std::move(indexed);
-  std::string record;
+  std::string group;
   for (std::size_t i = 0; i < data.candidates.size();) {
     const GroupOf g = group_of_candidate(data.candidates[i]);
     std::size_t j = i + 1;
     while (j < data.candidates.size() && group_of_candidate(data.candidates[j]) == g) ++j;
-    record.clear();
-    packed::Writer(record).string(pair_key(g.namespace_id, g.a, g.b));
+    group.clear();
+    packed::Writer(group).string(pair_key(g.namespace_id, g.a, g.b));
     const auto first = static_cast<std::uint32_t>(i);
     const auto count = static_cast<std::uint32_t>(j - i);
-    record.append(reinterpret_cast<const char*>(&first), sizeof first);
-    record.append(reinterpret_cast<const char*>(&count), sizeof count);
-    data.groups.put(data.arena.store(record));
+    group.append(reinterpret_cast<const char*>(&first), sizeof first);
+    group.append(reinterpret_cast<const char*>(&count), sizeof count);
+    data.groups.put(data.arena.store(group));
     i = j;
   }
 
