@@ -99,6 +99,10 @@ int serve(const cli::Config& config) {
   std::optional<kube::ClusterConfig> cluster;
   const SourceFactory make = make_source(config, cluster);
   cli::configure_logging(config.log_format, config.log_level);
+  // However serve() ends, destroying the logger writes out the lines still buffered.
+  struct LoggingShutdown {
+    ~LoggingShutdown() { spdlog::shutdown(); }
+  } logging_shutdown;
   metrics::Registry registry;
   const auto slot = std::make_shared<std::atomic<provision::Provisioner*>>(nullptr);
   server::ServerOptions options = config.server;
@@ -115,11 +119,10 @@ int serve(const cli::Config& config) {
     if (options.on_task_pod) provisioning.start(server.control_context(), *cluster, config, registry);
     server.run(*source);
   } catch (const server::StartupError& e) {
-    spdlog::shutdown();
+    spdlog::shutdown();  // the buffered lines go before this one
     std::fprintf(stderr, "%s: serve: %s\n", kProgram.data(), e.what());
     return 1;
   }
-  spdlog::shutdown();  // writes out the queued log lines
   return 0;
 }
 

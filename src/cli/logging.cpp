@@ -2,19 +2,23 @@
 
 #include "avw/core/admission.hpp"
 
-#include <spdlog/async.h>
-#include <spdlog/sinks/base_sink.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <thread>
 #include <vector>
 
 namespace avw::cli {
@@ -153,72 +157,156 @@ std::string json_log_line(std::string_view time, std::string_view level, std::st
 
 namespace {
 
-// spdlog's stderr sink writes and flushes every line: one write(2) per admission (at
-// saturation the logger thread took about 11 % of the server's CPU, tests/bench/README.md,
-// formatting and writing line by line). This one gathers
-// the lines while more are queued behind them and writes them in one call, and writes at once
-// when the queue is empty, so nothing waits in the buffer while the server is idle.
-class BatchingSink final : public spdlog::sinks::base_sink<std::mutex> {
+// spdlog's async logger woke its writer thread for every record (a futex wake and, on two
+// busy cores, a context switch per admission: about a third of the server's CPU at saturation,
+// tests/bench/README.md). This sink is called synchronously on the logging thread, formats
+// into a buffer under a short lock, and wakes its writer only when there is something it
+// waits for: the first line into an empty buffer, a warning, or the high-water mark. Otherwise
+// lines gather for `interval`, and the writer writes them in one call.
+class BufferedSink final : public spdlog::sinks::sink {
  public:
-  BatchingSink(int fd, std::function<std::size_t()> pending) : fd_(fd), pending_(std::move(pending)) {}
-  ~BatchingSink() override { write_out(); }
-  BatchingSink(const BatchingSink&) = delete;
-  BatchingSink& operator=(const BatchingSink&) = delete;
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    spdlog::memory_buf_t formatted;
-    formatter_->format(msg, formatted);
-    buffer_.append(formatted.data(), formatted.size());
-    if (buffer_.size() >= kBatchBytes || pending_() == 0) write_out();
+  BufferedSink(LogWriter write, BufferedSinkOptions options)
+      : write_(std::move(write)), options_(options), formatter_(std::make_unique<spdlog::pattern_formatter>()) {
+    writer_ = std::thread([this] { run(); });
   }
-  void flush_() override { write_out(); }
+  ~BufferedSink() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    writer_.join();  // the writer's last act is to write out everything held
+  }
+  BufferedSink(const BufferedSink&) = delete;
+  BufferedSink& operator=(const BufferedSink&) = delete;
+
+  void log(const spdlog::details::log_msg& msg) override {
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex_);
+      scratch_.clear();
+      formatter_->format(msg, scratch_);
+      if (dropped_ > 0) {
+        // The first line that fits again is preceded by the count of those that did not.
+        note_.clear();
+        format_drop_notice(msg.time, note_);
+        if (buffer_.size() + note_.size() + scratch_.size() > options_.capacity) {
+          ++dropped_;
+          return;
+        }
+        buffer_.append(note_.data(), note_.size());
+        dropped_ = 0;
+        urgent_ = true;  // a warning, and the reader should see it soon
+        wake = true;
+      } else if (buffer_.size() + scratch_.size() > options_.capacity) {
+        ++dropped_;  // the writer is stuck on its destination: drop rather than block a request
+        return;
+      }
+      wake = wake || buffer_.empty();
+      buffer_.append(scratch_.data(), scratch_.size());
+      if (!urgent_ && (msg.level >= spdlog::level::warn || buffer_.size() >= options_.high_water)) {
+        urgent_ = true;
+        wake = true;
+      }
+    }
+    if (wake) wake_.notify_one();
+  }
+
+  void flush() override { write_out(); }
+
+  void set_pattern(const std::string& pattern) override {
+    set_formatter(std::make_unique<spdlog::pattern_formatter>(pattern));
+  }
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+    std::lock_guard lock(mutex_);
+    formatter_ = std::move(formatter);
+  }
 
  private:
-  static constexpr std::size_t kBatchBytes = 64 * 1024;
-
-  void write_out() {
-    std::size_t done = 0;
-    while (done < buffer_.size()) {
-      const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // stderr closed or full for good: the lines are lost, the server is not
-      done += static_cast<std::size_t>(n);
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      wake_.wait(lock, [this] { return stopping_ || !buffer_.empty(); });
+      // Let lines gather, unless one cannot wait.
+      wake_.wait_for(lock, options_.interval, [this] { return stopping_ || urgent_; });
+      lock.unlock();
+      write_out();
+      lock.lock();
     }
-    buffer_.clear();
+    if (dropped_ > 0) {
+      // Nothing came after the drops: the count still gets written, whatever the capacity.
+      note_.clear();
+      format_drop_notice(spdlog::log_clock::now(), note_);
+      buffer_.append(note_.data(), note_.size());
+      dropped_ = 0;
+    }
+    lock.unlock();
+    write_out();
   }
 
-  int fd_;
-  std::function<std::size_t()> pending_;
+  // Takes the buffer and writes it. The write lock is taken first, so batches are written in
+  // the order they were taken even when flush() races the writer thread.
+  void write_out() {
+    std::lock_guard order(write_mutex_);
+    {
+      std::lock_guard lock(mutex_);
+      taken_.swap(buffer_);  // both keep their capacity: no allocation once warm
+      urgent_ = false;
+    }
+    if (!taken_.empty()) write_(taken_);  // false: the destination is gone, and so are the lines
+    taken_.clear();
+  }
+
+  void format_drop_notice(spdlog::log_clock::time_point time, spdlog::memory_buf_t& out) {
+    const std::string payload = "log lines dropped, the log destination did not keep up count=" + std::to_string(dropped_);
+    const spdlog::details::log_msg notice(time, spdlog::source_loc{}, "", spdlog::level::warn, payload);
+    formatter_->format(notice, out);
+  }
+
+  const LogWriter write_;
+  const BufferedSinkOptions options_;
+  std::mutex write_mutex_;  // held while writing; orders the writes
+  std::mutex mutex_;        // guards everything below
+  std::condition_variable wake_;
+  std::unique_ptr<spdlog::formatter> formatter_;  // not thread-safe (it caches the time)
+  spdlog::memory_buf_t scratch_;
+  spdlog::memory_buf_t note_;
   std::string buffer_;
+  std::string taken_;  // only under write_mutex_
+  std::uint64_t dropped_ = 0;
+  bool urgent_ = false;
+  bool stopping_ = false;
+  std::thread writer_;  // last: started once everything above exists
 };
 
 }  // namespace
 
-std::shared_ptr<spdlog::sinks::sink> make_batching_sink(int fd, std::function<std::size_t()> pending) {
-  return std::make_shared<BatchingSink>(fd, std::move(pending));
+LogWriter fd_log_writer(int fd) {
+  return [fd](std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;  // stderr closed or broken for good: the lines are lost, the server is not
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  };
+}
+
+std::shared_ptr<spdlog::sinks::sink> make_buffered_sink(LogWriter write, BufferedSinkOptions options) {
+  return std::make_shared<BufferedSink>(std::move(write), options);
 }
 
 void configure_logging(LogFormat format, std::string_view level) {
-  // Asynchronous: the admission path only enqueues its line; one background thread formats
-  // and writes. Under a flood the oldest queued lines are dropped instead of blocking a worker.
-  constexpr std::size_t kQueueSize = 8192;
-  if (!spdlog::thread_pool()) spdlog::init_thread_pool(kQueueSize, 1);
-  std::weak_ptr<spdlog::details::thread_pool> pool = spdlog::thread_pool();
-  auto sink = make_batching_sink(STDERR_FILENO, [pool] {
-    auto p = pool.lock();
-    return p ? p->queue_size() : std::size_t{0};
-  });
-  auto logger = std::make_shared<spdlog::async_logger>("airflow-vpa-webhook", std::move(sink), spdlog::thread_pool(),
-                                                       spdlog::async_overflow_policy::overrun_oldest);
+  // Synchronous logger, buffered sink: the admission path formats its line into memory and
+  // returns; the sink's thread writes about every 100 ms (design in make_buffered_sink).
+  auto logger = std::make_shared<spdlog::logger>("airflow-vpa-webhook", make_buffered_sink(fd_log_writer(STDERR_FILENO)));
   if (format == LogFormat::Json) {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   }
   logger->set_level(spdlog::level::from_str(std::string(level)));
-  // Warnings and errors must not sit in a buffer when the process is killed.
-  logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
 }
 

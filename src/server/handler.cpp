@@ -100,10 +100,11 @@ void log_decision(AdmissionPath path, core::Mode mode, const Admission& a) {
   if (!d.summary.empty()) append_field(line, "changes", d.summary);
   if (!a.internal_error.empty()) {
     append_field(line, "error", a.internal_error);
-    spdlog::error("{}", line);
+    spdlog::error(line);
     return;
   }
-  spdlog::log(level, "{}", line);
+  // The string overload takes the line as it is: no format pass, no copy.
+  spdlog::log(level, line);
 }
 
 std::string_view path_of(std::string_view target) {

@@ -10,6 +10,7 @@
 //   {"time":"...","level":"info","msg":"admission","namespace":"airflow",...}
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -24,15 +25,35 @@ class sink;
 
 namespace avw::cli {
 
-/// Replaces the default spdlog logger with an asynchronous one (a bounded queue and one
-/// writer thread). `level` is one --log-level accepts. Call spdlog::shutdown() before exiting
-/// so the queue is written out.
+/// Replaces the default spdlog logger with a synchronous one on a buffered sink
+/// (make_buffered_sink on stderr). `level` is one --log-level accepts. Call spdlog::shutdown()
+/// before exiting: destroying the logger writes out what is buffered.
 void configure_logging(LogFormat format, std::string_view level);
 
-/// The sink of that logger: records are written to `fd` in batches, one write(2) for many
-/// lines, while `pending()` (the logger's queue length) says more are waiting, and at once when
-/// it is zero. For the one writer thread of an asynchronous logger.
-std::shared_ptr<spdlog::sinks::sink> make_batching_sink(int fd, std::function<std::size_t()> pending);
+/// Writes all of `bytes` to the destination, blocking as long as it has to; false when the
+/// destination is gone for good (the bytes are then lost).
+using LogWriter = std::function<bool(std::string_view bytes)>;
+
+/// A LogWriter on a file descriptor: write(2) until done, retrying on EINTR.
+LogWriter fd_log_writer(int fd);
+
+struct BufferedSinkOptions {
+  /// The longest an info line waits in the buffer before the writer thread writes it.
+  std::chrono::milliseconds interval{100};
+  /// Once the buffer holds this much, the writer thread is woken to write it at once.
+  std::size_t high_water = 64 * 1024;
+  /// The most the buffer holds while the writer is stuck (a stalled stderr); lines that do not
+  /// fit are dropped and counted, and a warning with the count goes in their place.
+  std::size_t capacity = 1024 * 1024;
+};
+
+/// A sink that formats each record into an in-memory buffer under a short lock and returns:
+/// no wake-up per line. One writer thread owned by the sink writes the buffer through `write`
+/// every `interval`, at once when it passes `high_water` or holds a warning or an error, and
+/// last when the sink is destroyed. The calling thread never writes, so a slow destination
+/// never blocks it; a stuck one makes it drop lines (counted) instead. Lines are whole and in
+/// the order they were logged. flush() writes everything held before it returns.
+std::shared_ptr<spdlog::sinks::sink> make_buffered_sink(LogWriter write, BufferedSinkOptions options = {});
 
 /// One JSON log line (with its trailing newline) for a record: time (RFC 3339), level, and
 /// the payload split into `msg` and its trailing logfmt fields.

@@ -3,7 +3,15 @@
 #include <spdlog/logger.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "avw/cli/logging.hpp"
 
@@ -54,66 +62,230 @@ TEST_CASE("fields are only taken from the end of the message", "[cli][logging]")
 
 namespace {
 
-// A pipe whose read end never blocks: what the sink has written so far.
-struct Pipe {
-  Pipe() {
-    REQUIRE(::pipe(fds) == 0);
-    REQUIRE(::fcntl(fds[0], F_SETFL, O_NONBLOCK) == 0);
-    // Room for more than one 64 KiB batch, so the sink's write never waits for the reader.
-    REQUIRE(::fcntl(fds[1], F_SETPIPE_SZ, 1 << 20) >= (1 << 20));
+using namespace std::chrono_literals;
+using avw::cli::BufferedSinkOptions;
+using avw::cli::make_buffered_sink;
+
+// Options under which nothing is written but what a test asks for: the interval is far
+// longer than any test runs.
+BufferedSinkOptions no_timer(std::size_t high_water = 1 << 20, std::size_t capacity = 1 << 22) {
+  BufferedSinkOptions o;
+  o.interval = std::chrono::hours(24);
+  o.high_water = high_water;
+  o.capacity = capacity;
+  return o;
+}
+
+// The log destination: records each write(2) the sink would make, and can hold the writer
+// thread inside one, as a stuck stderr would. The waits are guards against a hang when the
+// sink is broken, not timing: they return as soon as the condition holds.
+class RecordingWriter {
+ public:
+  avw::cli::LogWriter writer() {
+    return [this](std::string_view bytes) {
+      std::unique_lock lock(mutex_);
+      if (held_) {
+        stuck_ = true;
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return !held_; });
+      }
+      batches_.emplace_back(bytes);
+      changed_.notify_all();
+      return true;
+    };
   }
-  ~Pipe() {
-    ::close(fds[0]);
-    ::close(fds[1]);
+  std::vector<std::string> batches() const {
+    std::lock_guard lock(mutex_);
+    return batches_;
   }
-  std::string written() const {
+  std::string all() const {
     std::string out;
-    char buf[4096];
-    for (;;) {
-      const ssize_t n = ::read(fds[0], buf, sizeof buf);
-      if (n <= 0) return out;
-      out.append(buf, static_cast<std::size_t>(n));
-    }
+    for (const auto& b : batches()) out += b;
+    return out;
   }
-  int fds[2] = {-1, -1};
+  bool wait_for_batches(std::size_t n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 60s, [&] { return batches_.size() >= n; });
+  }
+  void hold() {
+    std::lock_guard lock(mutex_);
+    held_ = true;
+  }
+  bool wait_until_stuck() {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 60s, [&] { return stuck_; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> batches_;
+  bool held_ = false;
+  bool stuck_ = false;
 };
+
+std::string numbered(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "line %04d", i);  // 10 bytes with its newline
+  return buf;
+}
+
+std::string numbered_lines(int from, int to) {
+  std::string out;
+  for (int i = from; i < to; ++i) out += numbered(i) + "\n";
+  return out;
+}
+
+std::unique_ptr<spdlog::logger> make_logger(RecordingWriter& w, BufferedSinkOptions options) {
+  auto logger = std::make_unique<spdlog::logger>("test", make_buffered_sink(w.writer(), options));
+  logger->set_pattern("%v");
+  logger->set_level(spdlog::level::trace);
+  return logger;
+}
 
 }  // namespace
 
-TEST_CASE("the log sink holds lines while more are queued and writes them all once the queue is empty",
-          "[cli][logging]") {
-  Pipe pipe;
-  std::size_t queued = 2;
-  spdlog::logger logger("test", avw::cli::make_batching_sink(pipe.fds[1], [&queued] { return queued; }));
-  logger.set_pattern("%v");
-
-  logger.info("one");
-  logger.info("two");
-  CHECK(pipe.written().empty());
-  queued = 0;
-  logger.info("three");
-  CHECK(pipe.written() == "one\ntwo\nthree\n");
-
-  // A flush (warnings flush at once) writes whatever is held.
-  queued = 5;
-  logger.info("four");
-  CHECK(pipe.written().empty());
-  logger.flush();
-  CHECK(pipe.written() == "four\n");
+TEST_CASE("the buffered sink holds info lines and writes them in order in one write on flush", "[cli][logging]") {
+  RecordingWriter w;
+  auto logger = make_logger(w, no_timer());
+  logger->info("one");
+  logger->debug("two");
+  logger->info("three");
+  CHECK(w.batches().empty());
+  logger->flush();
+  CHECK(w.batches() == std::vector<std::string>{"one\ntwo\nthree\n"});
+  logger->flush();  // nothing held: no empty write
+  CHECK(w.batches().size() == 1);
 }
 
-TEST_CASE("the log sink never holds more than a batch however long the queue", "[cli][logging]") {
-  Pipe pipe;
-  spdlog::logger logger("test", avw::cli::make_batching_sink(pipe.fds[1], [] { return std::size_t{1000}; }));
-  logger.set_pattern("%v");
-  const std::string line(1000, 'x');
-  std::string written;
-  for (int i = 0; i < 100 && written.empty(); ++i) {
-    logger.info(line);
-    written = pipe.written();
+TEST_CASE("destroying the buffered sink writes out every line it holds", "[cli][logging]") {
+  RecordingWriter w;
+  {
+    auto logger = make_logger(w, no_timer());
+    for (int i = 0; i < 5000; ++i) logger->info(numbered(i));
   }
-  // The first write comes once 64 KiB are held, and it holds whole lines.
-  CHECK(written.size() >= 64 * 1024);
-  CHECK(written.size() < 64 * 1024 + 1001);
-  CHECK(written.size() % 1001 == 0);
+  CHECK(w.all() == numbered_lines(0, 5000));
+}
+
+TEST_CASE("a warning or an error is written at once, with the lines before it", "[cli][logging]") {
+  const auto level = GENERATE(spdlog::level::warn, spdlog::level::err, spdlog::level::critical);
+  RecordingWriter w;
+  auto logger = make_logger(w, no_timer());
+  logger->info("before");
+  logger->log(level, "urgent");
+  REQUIRE(w.wait_for_batches(1));
+  CHECK(w.batches() == std::vector<std::string>{"before\nurgent\n"});
+}
+
+TEST_CASE("the high-water mark makes the writer write at once, in whole lines", "[cli][logging]") {
+  RecordingWriter w;
+  auto logger = make_logger(w, no_timer(100));
+  for (int i = 0; i < 10; ++i) logger->info(numbered(i));  // 100 bytes: the mark
+  REQUIRE(w.wait_for_batches(1));
+  CHECK(w.batches() == std::vector<std::string>{numbered_lines(0, 10)});
+  for (int i = 10; i < 15; ++i) logger->info(numbered(i));  // under the mark: held
+  CHECK(w.batches().size() == 1);
+  logger->flush();
+  CHECK(w.batches() == std::vector<std::string>{numbered_lines(0, 10), numbered_lines(10, 15)});
+}
+
+TEST_CASE("the writer thread writes held lines once the interval is over", "[cli][logging]") {
+  RecordingWriter w;
+  BufferedSinkOptions options;
+  options.interval = 1ms;
+  auto logger = make_logger(w, options);
+  logger->info("one");
+  REQUIRE(w.wait_for_batches(1));
+  CHECK(w.all() == "one\n");
+}
+
+TEST_CASE("lines logged from many threads come out whole, each thread's in its order", "[cli][logging]") {
+  constexpr int kThreads = 4;
+  constexpr int kLines = 3000;
+  RecordingWriter w;
+  {
+    BufferedSinkOptions options;
+    options.interval = 1ms;
+    options.high_water = 512;
+    auto logger = make_logger(w, options);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&logger, t] {
+        for (int i = 0; i < kLines; ++i) {
+          logger->info("thread={} seq={} pad=................................", t, i);
+          if (i % 500 == 0) logger->flush();  // flushes race the writer thread
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  std::vector<int> next(kThreads, 0);
+  std::istringstream in(w.all());
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    int t = -1;
+    int seq = -1;
+    char pad[64] = {};
+    REQUIRE(std::sscanf(line.c_str(), "thread=%d seq=%d pad=%63s", &t, &seq, pad) == 3);
+    REQUIRE(std::string(pad) == "................................");
+    REQUIRE((t >= 0 && t < kThreads));
+    REQUIRE(seq == next[static_cast<std::size_t>(t)]);
+    ++next[static_cast<std::size_t>(t)];
+    ++lines;
+  }
+  CHECK(lines == kThreads * kLines);
+}
+
+TEST_CASE("with the destination stuck, the sink drops what does not fit and reports the count", "[cli][logging]") {
+  RecordingWriter w;
+  // Room for 10 lines of 10 bytes; every line reaches the high-water mark.
+  auto logger = make_logger(w, no_timer(10, 100));
+  w.hold();
+  logger->info(numbered(0));
+  REQUIRE(w.wait_until_stuck());  // the writer took line 0 and is stuck writing it
+  for (int i = 1; i <= 30; ++i) logger->info(numbered(i));  // returns: lines 11 to 30 are dropped
+  const std::string notice = "log lines dropped, the log destination did not keep up count=20\n";
+
+  SECTION("the next line that fits comes after the count") {
+    w.release();
+    logger->flush();
+    logger->info("after");
+    logger.reset();
+    CHECK(w.all() == numbered_lines(0, 11) + notice + "after\n");
+  }
+  SECTION("a count that nothing follows is written at shutdown") {
+    w.release();
+    logger.reset();
+    CHECK(w.all() == numbered_lines(0, 11) + notice);
+  }
+  SECTION("while the buffer is still full, later lines are counted too") {
+    logger->info("also dropped");
+    w.release();
+    logger.reset();
+    CHECK(w.all() == numbered_lines(0, 11) + "log lines dropped, the log destination did not keep up count=21\n");
+  }
+}
+
+TEST_CASE("the fd log writer writes every byte, and says when it cannot", "[cli][logging]") {
+  int fds[2] = {-1, -1};
+  REQUIRE(::pipe(fds) == 0);
+  const std::string bytes(10000, 'x');
+  CHECK(avw::cli::fd_log_writer(fds[1])(bytes));
+  ::close(fds[1]);
+  std::string read_back;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) read_back.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  CHECK(read_back == bytes);
+
+  const int full = ::open("/dev/full", O_WRONLY);
+  REQUIRE(full >= 0);
+  CHECK_FALSE(avw::cli::fd_log_writer(full)("x\n"));  // ENOSPC
+  ::close(full);
 }
