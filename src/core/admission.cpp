@@ -98,7 +98,10 @@ const Value* present_member(const Value& object, std::string_view name) {
 // Forwards SAX events to the Document and stops the parse past kMaxDepth.
 class DepthLimitedHandler {
  public:
-  explicit DepthLimitedHandler(rapidjson::Document& document) : document_(document) {}
+  /// `check_surrogates`: the body holds a `\uDC..`-`\uDF..` escape, so a decoded string may
+  /// hold what RapidJSON makes of a lone one (see well_formed()).
+  DepthLimitedHandler(rapidjson::Document& document, bool check_surrogates)
+      : document_(document), check_surrogates_(check_surrogates) {}
 
   bool Null() { return document_.Null(); }
   bool Bool(bool b) { return document_.Bool(b); }
@@ -136,6 +139,7 @@ class DepthLimitedHandler {
   // such a sequence in a decoded string can only come from that escape: refuse it, or the
   // response would echo invalid UTF-8.
   bool well_formed(const char* str, rapidjson::SizeType length) {
+    if (!check_surrogates_) return true;
     for (rapidjson::SizeType i = 0; i + 1 < length; ++i) {
       if (static_cast<unsigned char>(str[i]) == 0xED && (static_cast<unsigned char>(str[i + 1]) & 0xE0) == 0xA0) {
         lone_surrogate_ = true;
@@ -155,6 +159,7 @@ class DepthLimitedHandler {
   }
 
   rapidjson::Document& document_;
+  bool check_surrogates_;
   unsigned depth_ = 0;
   bool too_deep_ = false;
   bool lone_surrogate_ = false;
@@ -206,18 +211,33 @@ std::size_t invalid_utf8_at(std::string_view text) {
   return std::string_view::npos;
 }
 
+// Whether `body` may spell a low surrogate escape (`\udc00`..`\udfff`, any case): one memchr
+// pass over the body instead of a byte loop over every decoded string (pods carry long env
+// lists, and their bodies seldom hold an escape). An escaped backslash followed by such text
+// counts too; the strings are then checked and found fine.
+bool may_hold_low_surrogate_escape(std::string_view body) {
+  for (std::size_t i = body.find("\\u"); i != std::string_view::npos; i = body.find("\\u", i + 1)) {
+    if (i + 3 < body.size() && (body[i + 2] == 'd' || body[i + 2] == 'D') &&
+        std::string_view("cdefCDEF").find(body[i + 3]) != std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Parses `buffer` (the body, NUL-terminated, modified in place) into `document`.
 void parse_json(std::string& buffer, rapidjson::Document& document) {
   const std::size_t size = buffer.size();
   if (const auto at = invalid_utf8_at(buffer); at != std::string_view::npos) {
     throw DecodeError("AdmissionReview is not valid JSON: invalid UTF-8 (at byte " + std::to_string(at) + ")");
   }
+  const bool check_surrogates = may_hold_low_surrogate_escape(buffer);
   rapidjson::InsituStringStream stream(buffer.data());
   rapidjson::ParseResult result;
   bool too_deep = false;
   bool lone_surrogate = false;
   auto generate = [&](rapidjson::Document& target) {
-    DepthLimitedHandler handler(target);
+    DepthLimitedHandler handler(target, check_surrogates);
     rapidjson::Reader reader;
     result = reader.Parse<kParseFlags>(stream, handler);
     too_deep = handler.too_deep();

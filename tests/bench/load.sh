@@ -126,12 +126,24 @@ fixed_rate() {
     set_sched -r 1 "$@"
     gen=(chrt -r 1)
   fi
-  "${gen[@]}" h2load --h1 -c "$conns" -t 1 --rps "$per_client" -D "$phase" --warm-up-time "$warm" \
-    -H 'Content-Type: application/json' -d "$body" --log-file "$log" "$url" >"$log.out" 2>&1 ||
-    die "h2load failed on $url: $(tail -n 3 "$log.out")"
+  # One h2load per connection, started one after another: one h2load's clients all send at
+  # the same instants, so 16 connections would arrive as bursts of 16 requests and the last of
+  # each burst would wait for the other 15. Separate processes send on their own clocks,
+  # spread over the interval, as an API server's admission calls come (one per pod created).
+  local k gens=()
+  for (( k = 0; k < conns; k++ )); do
+    "${gen[@]}" h2load --h1 -c 1 -t 1 --rps "$per_client" -D "$phase" --warm-up-time "$warm" \
+      -H 'Content-Type: application/json' -d "$body" --log-file "$log.$k" "$url" >"$log.$k.out" 2>&1 &
+    gens+=("$!")
+    sleep "$(awk -v r="$rate" 'BEGIN { printf "%.6f", 1 / r }')"
+  done
+  for k in "${!gens[@]}"; do
+    wait "${gens[$k]}" || die "h2load failed on $url: $(tail -n 3 "$log.$k.out")"
+  done
   [ "$rt" = 0 ] || set_sched -o 0 "$@"
+  for (( k = 0; k < conns; k++ )); do cat "$log.$k"; done >"$log"
   awk '$2 != 200 { bad++ } END { exit bad > 0 }' "$log" || die "h2load on $url: non-200 answers"
-  [ -s "$tmp/tls.txt" ] || sed -n 's/^\(TLS Protocol\|Cipher\|Server Temp Key\): //p' "$log.out" | paste -sd' ' >"$tmp/tls.txt"
+  [ -s "$tmp/tls.txt" ] || sed -n 's/^\(TLS Protocol\|Cipher\|Server Temp Key\): //p' "$log.0.out" | paste -sd' ' >"$tmp/tls.txt"
   awk '{ print $3 }' "$log" | sort -n | awk -v secs="$phase" '
     { v[NR] = $1 }
     function pct(p,  i) { i = int(NR * p / 100 + 0.999999); if (i < 1) i = 1; return v[i] }
@@ -308,7 +320,7 @@ name_of() { [[ "$1" != *-warn ]] && echo "webhook ${1} tasks" || echo "webhook $
   echo "machine: $cores cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)), load average $load_start at start, $load_end at end"
   echo "webhook: $cores worker threads (default --threads), default flags (info log, one line per decision, to a file)"
   echo "nginx $("$nginx_bin" -v 2>&1 | sed 's|.*/||'): $cores worker processes, a static file of our response bytes, no access log"
-  echo "load: wrk -t$wrk_threads -c$conns (saturation) and h2load --h1 -c$conns --rps (fixed rate), over TLS with keep-alive"
+  echo "load: wrk -t$wrk_threads -c$conns (saturation) and $conns x h2load --h1 -c1 --rps (fixed rate, started one after another), over TLS with keep-alive"
   echo "      ($(cat "$tmp/tls.txt"); one handshake per connection), ${phase}s per phase after ${warm}s of warm-up,"
   echo "      on the same $cores cores as the server: the generator competes with it for them"
   if [ "$rt" = 1 ]; then

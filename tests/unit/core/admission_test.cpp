@@ -697,6 +697,24 @@ TEST_CASE("a lone low surrogate escape is a decode error", "[admission]") {
   CHECK_NOTHROW(avw::core::ParsedReview(paired));
 }
 
+TEST_CASE("a lone surrogate escape is found wherever it is in a string or key", "[admission]") {
+  // U+D7FF (ED 9F BF) is the last character before the surrogates: its 0xED lead is fine.
+  const std::string text = GENERATE(R"(\udc00)", R"(x\udfff)", R"(\udc00x)", "\xed\x9f\xbf" R"(\udc00)",
+                                    "\xed\x9f\xbf\xed\x9f\xbf" R"(z\udc01)", R"(a long value before the escape \udfff)");
+  const std::string as_value = R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":")" +
+                               text + R"(","operation":"CREATE"}})";
+  CHECK_THROWS_WITH(avw::core::ParsedReview(as_value), Catch::Contains("unpaired UTF-16 surrogate escape"));
+  const std::string as_key = R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{")" + text +
+                             R"(":1,"uid":"u","operation":"CREATE"}})";
+  CHECK_THROWS_WITH(avw::core::ParsedReview(as_key), Catch::Contains("unpaired UTF-16 surrogate escape"));
+  const std::string fine = R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":")"
+                           "\xed\x9f\xbf-\xed\x9f\xbf" R"(","operation":"CREATE"}})";
+  CHECK_NOTHROW(avw::core::ParsedReview(fine));
+  // An escaped backslash, then text that reads like the escape.
+  const std::string backslash = R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"\\udc00","operation":"CREATE"}})";
+  CHECK(avw::core::ParsedReview(backslash).request().uid == "\\udc00");
+}
+
 TEST_CASE("UTF-8 is checked as the Unicode standard defines it, anywhere in the body", "[admission][utf8]") {
   // The uid carries the bytes under test.
   auto review = [](std::string_view uid_bytes) {
