@@ -167,12 +167,19 @@ class DepthLimitedHandler {
 
 // The offset of the first byte of `text` that is not well-formed UTF-8 (Unicode 15, table
 // 3-7: no overlong forms, no surrogates, nothing above U+10FFFF), or npos. ASCII, nearly all
-// of a review, is skipped eight bytes at a time.
+// of a review, is skipped 32 bytes at a time (four words OR-ed: one test, and the compiler
+// may use vector loads), then eight.
 std::size_t invalid_utf8_at(std::string_view text) {
   const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t size = text.size();
   std::size_t i = 0;
   while (i < size) {
+    while (i + 32 <= size) {
+      std::uint64_t words[4];
+      std::memcpy(words, bytes + i, sizeof words);
+      if (((words[0] | words[1] | words[2] | words[3]) & 0x8080808080808080ULL) != 0) break;
+      i += 32;
+    }
     if (i + 8 <= size) {
       std::uint64_t word;
       std::memcpy(&word, bytes + i, sizeof word);

@@ -739,6 +739,9 @@ TEST_CASE("UTF-8 is checked as the Unicode standard defines it, anywhere in the 
       {"ab\xc3", 2},                // cut short before the closing quote
       {"abcdefgh\xe6\x97", 8},      // after an eight-byte ASCII run
       {"\xe6\x97\x41", 0},          // a continuation byte missing
+      {std::string(40, 'a') + "\x80", 40},        // after a 32-byte ASCII run
+      {std::string(31, 'b') + "\xc3x" + std::string(40, 'c'), 31},  // ending a 32-byte block
+      {std::string(70, 'd') + "\xf0\x9f\x98", 70},  // cut short, after two blocks
   }));
   INFO(invalid);
   CHECK_THROWS_WITH(avw::core::ParsedReview(review(invalid)),
