@@ -6,6 +6,7 @@
 // Quantity can hold round-trips exactly.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -16,17 +17,27 @@
 
 namespace avw::core::packed {
 
+/// The most bytes a varint of 128 bits takes.
+inline constexpr std::size_t kMaxVarint = 19;
+
+/// Writes `v` as a LEB128 varint at `out`; returns the end.
+inline char* put_varint(char* out, UInt128 v) {
+  while (v >= 0x80) {
+    *out++ = static_cast<char>(static_cast<std::uint8_t>(v) | 0x80);
+    v >>= 7;
+  }
+  *out++ = static_cast<char>(v);
+  return out;
+}
+
 class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
 
   void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void varint(UInt128 v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<char>(static_cast<std::uint8_t>(v) | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<char>(v));
+    char bytes[kMaxVarint];
+    out_.append(bytes, static_cast<std::size_t>(put_varint(bytes, v) - bytes));
   }
   void i64(std::int64_t v) {
     char bytes[sizeof v];

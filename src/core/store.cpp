@@ -408,6 +408,14 @@ std::string target_key(std::uint64_t namespace_id, std::uint64_t kind_id, std::s
   return key;
 }
 
+// (namespace, name): a VPA's key, a checkpoint's second key.
+std::string name_key(std::uint64_t namespace_id, std::string_view name) {
+  std::string key;
+  packed::Writer(key).varint(namespace_id);
+  key.append(name);
+  return key;
+}
+
 std::string pair_key(std::uint64_t namespace_id, std::string_view a, std::string_view b) {
   std::string key;
   packed::Writer out(key);
@@ -451,7 +459,6 @@ struct SnapshotBuilder::State {
   std::vector<LimitRange> limit_ranges;
   std::vector<NamespaceInfo> namespaces;
   std::string scratch;  // the record being packed
-  std::string entry;    // one entry of it
 };
 
 SnapshotBuilder::SnapshotBuilder(const StoreOptions& options)
@@ -658,10 +665,7 @@ void SnapshotBuilder::add(const PackedObject& object) {
   packed::Writer out(s.scratch);
   switch (object.kind()) {
     case PackedObject::Kind::Vpa: {
-      s.entry.clear();
-      packed::Writer(s.entry).varint(ns);
-      s.entry.append(name);
-      out.string(s.entry);
+      out.string(name_key(ns, name));
       out.i64(in.i64());
       out.u8(in.u8());
       const std::string_view api_version = in.string();
@@ -689,10 +693,7 @@ void SnapshotBuilder::add(const PackedObject& object) {
       const std::string_view vpa_name = in.string();
       const std::string_view container = in.string();
       out.string(pair_key(ns, vpa_name, container));
-      s.entry.clear();
-      packed::Writer(s.entry).varint(ns);
-      s.entry.append(name);
-      out.string(s.entry);
+      out.string(name_key(ns, name));
       const std::uint32_t sequence = s.checkpoints_added++;
       s.scratch.append(reinterpret_cast<const char*>(&sequence), sizeof sequence);
       break;
@@ -860,28 +861,19 @@ namespace {
 class PairKey {
  public:
   PairKey(std::uint32_t namespace_id, std::string_view a, std::string_view b) {
-    char* out = buffer_.data();
-    const std::size_t needed = 2 * 19 + a.size() + b.size();
+    const std::size_t needed = 2 * packed::kMaxVarint + a.size() + b.size();
     if (needed > buffer_.size()) {
       heap_ = pair_key(namespace_id, a, b);
       view_ = heap_;
       return;
     }
-    char* p = out;
-    auto varint = [&p](std::uint64_t v) {
-      while (v >= 0x80) {
-        *p++ = static_cast<char>(static_cast<std::uint8_t>(v) | 0x80);
-        v >>= 7;
-      }
-      *p++ = static_cast<char>(v);
-    };
-    varint(namespace_id);
-    varint(a.size());
+    char* p = packed::put_varint(buffer_.data(), namespace_id);
+    p = packed::put_varint(p, a.size());
     std::memcpy(p, a.data(), a.size());
     p += a.size();
     std::memcpy(p, b.data(), b.size());
     p += b.size();
-    view_ = std::string_view(out, static_cast<std::size_t>(p - out));
+    view_ = std::string_view(buffer_.data(), static_cast<std::size_t>(p - buffer_.data()));
   }
   std::string_view view() const { return view_; }
 
