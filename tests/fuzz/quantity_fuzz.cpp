@@ -59,8 +59,16 @@ void check_round_trip(std::string_view text, const Quantity& q) {
   const auto again = Quantity::parse(canonical, &error);
   fuzz_require(again.has_value(), "canonical text does not parse", canonical + " <- " + std::string(text));
   fuzz_require(*again == q, "canonical text parses to another value", canonical + " <- " + std::string(text));
-  fuzz_require(again->to_string() == canonical, "canonical text is not a fixed point",
-               canonical + " -> " + again->to_string());
+  // The text keeps the format but for one case, as in apimachinery: a BinarySI whole number
+  // of at least 1Ki that is no multiple of 1Ki is written without a suffix, and that reads
+  // back as DecimalSI ("62.5Ki" is "64000", which is "64k"). From there the text is stable.
+  const std::string second = again->to_string();
+  const bool binary_without_suffix = q.format() == Quantity::Format::BinarySI &&
+                                     again->format() == Quantity::Format::DecimalSI;
+  fuzz_require(second == canonical || binary_without_suffix, "canonical text is not a fixed point",
+               canonical + " -> " + second);
+  fuzz_require(Quantity::parse(second)->to_string() == second, "canonical text is not stable after a round",
+               second);
 }
 
 void check_rounded_up(const Quantity& q) {

@@ -184,6 +184,9 @@ TEST_CASE("to_string writes the canonical form the API server writes", "[quantit
       // BinarySI: whole units of at least 1Ki take the largest power-of-1024 suffix.
       {"1024Mi", "1Gi"}, {"1.5Gi", "1536Mi"}, {"1025Ki", "1025Ki"}, {"1Ki", "1Ki"},
       {"1000Ki", "1000Ki"},
+      // A whole number of at least 1Ki that is no multiple of 1Ki is written bare, as the API
+      // server writes it; "64000" then reads back as DecimalSI, whose text is "64k".
+      {"62.5Ki", "64000"},
       {"300Mi", "300Mi"}, {"1001Gi", "1001Gi"}, {"1024Gi", "1Ti"}, {"8Ei", "8Ei"}, {"1024Ei", "1024Ei"},
       // ... and anything else falls back to DecimalSI.
       {"0.5Ki", "512"}, {"0.9765625Ki", "1k"}, {"1.0009765625Ki", "1025"},
