@@ -16,7 +16,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake make pkg-config \
-      libboost1.81-dev libssl-dev rapidjson-dev libspdlog-dev libyaml-cpp-dev \
+      libboost1.81-dev libssl-dev rapidjson-dev libsimdjson-dev libspdlog-dev libyaml-cpp-dev \
  && rm -rf /var/lib/apt/lists/*
 # .dockerignore lets in only the sources the binary is built from.
 COPY . /src

@@ -8,7 +8,8 @@
 //   std::string out = core::encode_response(review.request(), d);
 //
 // ParsedReview owns the parsed document; every string_view in AdmissionRequest points
-// into it and lives exactly as long as the ParsedReview. RapidJSON stays in the .cpp.
+// into it and lives exactly as long as the ParsedReview. simdjson and RapidJSON stay in the
+// .cpp.
 #pragma once
 
 #include <memory>
@@ -91,6 +92,7 @@ class ParsedReview {
 
  private:
   struct Document;
+  static std::unique_ptr<Document>& spare();  // this thread's parser for its next review
   std::unique_ptr<Document> document_;
   AdmissionRequest request_;
 };

@@ -248,6 +248,30 @@ TEST_CASE("a moved ParsedReview keeps its views valid", "[admission]") {
   CHECK(assigned.request().pod.containers.at(1).name == "airflow-xcom-sidecar");
 }
 
+TEST_CASE("reviews alive at the same time keep their own views, whichever parser they reuse", "[admission]") {
+  // Each review holds the parser its strings live in; a thread keeps one spare for the next.
+  auto first = std::make_optional<ParsedReview>(fixture("executor-pod"));
+  const ParsedReview second(fixture("kpo-pod"));
+  first.reset();  // its parser becomes this thread's spare...
+  const ParsedReview third(review_with_request(R"({"uid":"third","operation":"CREATE"})"));  // ...and is reused
+  CHECK(second.request().uid != third.request().uid);
+  CHECK(second.request().pod.containers.at(1).name == "airflow-xcom-sidecar");
+  CHECK(third.request().uid == "third");
+
+  // A parser grown by a big review is given up, and the next review decodes the same.
+  const std::string big = review_with_request(R"({"uid":"big","operation":"CREATE","padding":")" +
+                                        std::string(1 << 20, 'x') + R"("})");
+  CHECK(ParsedReview(big).request().uid == "big");
+  CHECK(ParsedReview(fixture("kpo-pod")).request().pod.labels.get("task_id") == "load");
+}
+
+TEST_CASE("a number past 64 bits is refused with the parser's reason", "[admission]") {
+  // RapidJSON read such integers as doubles; simdjson, which decodes the reviews, refuses
+  // them. The API server never sends one: every number in a Pod is a typed Go integer.
+  CHECK_THROWS_WITH(ParsedReview(review_with_request(R"({"uid":"u","operation":"CREATE","n":18446744073709551616})")),
+                    "AdmissionReview is not valid JSON: Problem while parsing a number");
+}
+
 // --- decoding details ---
 
 TEST_CASE("the last of duplicated keys wins, as in the API server's decoder", "[admission]") {
@@ -747,6 +771,16 @@ TEST_CASE("UTF-8 is checked as the Unicode standard defines it, anywhere in the 
   CHECK_THROWS_WITH(avw::core::ParsedReview(review(invalid)),
                     "AdmissionReview is not valid JSON: invalid UTF-8 (at byte " + std::to_string(uid_at + offset) +
                         ")");
+}
+
+TEST_CASE("a refused body is read no further than its last byte", "[admission][utf8]") {
+  // An exact-size heap copy (no NUL after it), so AddressSanitizer sees a read past its end;
+  // 32 and 64 bytes end where the UTF-8 check's 32-byte steps do.
+  for (const std::size_t size : {std::size_t{8}, std::size_t{32}, std::size_t{64}, std::size_t{65}}) {
+    const std::vector<char> body(size, 'x');
+    CHECK_THROWS_WITH(ParsedReview(std::string_view(body.data(), body.size())),
+                      "AdmissionReview is not valid JSON: Invalid value. (at byte 0)");
+  }
 }
 
 TEST_CASE("a truncated multi-byte character at the very end of the body is refused", "[admission][utf8]") {
