@@ -122,7 +122,7 @@ set_sched() {
 # h2load's log has one line per request: start time (µs), status, duration (µs).
 # Prints `rps p50 p99 p999` over the whole phase, then the p99 of each third of it (by start
 # time) and the median of those three: one noisy stretch on these shared cores (nginx sees
-# them too) moves one third, not the typical figure.
+# them too) moves one third, a slow server all three.
 fixed_rate() {
   local url="$1" body="$2" rate="$3"; shift 3
   local per_client=$(( (rate + conns - 1) / conns ))
@@ -391,12 +391,13 @@ name_of() { [[ "$1" != *-warn ]] && echo "webhook ${1} tasks" || echo "webhook $
     "$(awk -v a="$r10" -v b="$rn" 'BEGIN { print (a >= 0.5 * b) }')"
   read -r _ _ _ _ c10 <<<"${result[${stores[0]}/kpo/sat]}"; read -r _ _ _ _ cn <<<"${result[${stores[0]}/kpo/nginx]}"
   check "  the same by CPU per request: $(ratio "$cn" "$c10")x" "$(awk -v a="$c10" -v b="$cn" 'BEGIN { print (b >= 0.5 * a) }')"
-  # The typical p99 (the median third) of the worst store and body; the whole phase's is shown too.
-  worst=0 worst_whole=0; for n in "${stores[@]}"; do for b in "${bodies[@]}"; do
+  # The whole phase's p99 of the worst store and body; below it, the worst median third, which
+  # tells a miss from a noisy stretch (one third) from a miss over the whole phase.
+  worst=0 worst_third=0; for n in "${stores[@]}"; do for b in "${bodies[@]}"; do
     read -r _ _ p99 _ _ _ _ median <<<"${result[$n/$b/half]}"
-    [ "$median" -le "$worst" ] || worst="$median"; [ "$p99" -le "$worst_whole" ] || worst_whole="$p99"; done; done
-  check "p99 < 1 ms at half of saturation (worst store and body, median third): $(ms "$worst") ms" "$(( worst < 1000 ))"
-  echo "    over each whole phase: $(ms "$worst_whole") ms"
+    [ "$p99" -le "$worst" ] || worst="$p99"; [ "$median" -le "$worst_third" ] || worst_third="$median"; done; done
+  check "p99 < 1 ms at half of saturation (worst store and body): $(ms "$worst") ms" "$(( worst < 1000 ))"
+  echo "    the same, median third of each phase: $(ms "$worst_third") ms"
   core_us="$(jq -r '[.benchmarks[] | select(.name | startswith("kpo_pod_enforce"))
     | .cpu_time * ({"ns": 0.001, "us": 1, "ms": 1000}[.time_unit])] | max | . * 100 | round / 100' "$tmp/core.json")"
   check "core < 20 us per typical request (KPO pod, worst store): $core_us us" "$(awk -v t="$core_us" 'BEGIN { print (t < 20) }')"
