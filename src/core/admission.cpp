@@ -427,8 +427,17 @@ std::unique_ptr<ParsedReview::Document>& ParsedReview::spare() {
   return document;
 }
 
-ParsedReview::ParsedReview(std::string_view body) : document_(std::move(spare())) {
-  if (!document_) document_ = std::make_unique<Document>();
+void ParsedReview::Recycle::operator()(Document* document) const noexcept {
+  std::unique_ptr<Document>& slot = spare();
+  if (!slot && document->parser.capacity() <= Document::kKeptCapacity) {
+    slot.reset(document);
+  } else {
+    delete document;
+  }
+}
+
+ParsedReview::ParsedReview(std::string_view body) : document_(spare().release()) {
+  if (!document_) document_.reset(new Document());
   std::string& input = document_->input;
   input.assign(body);
   input.append(simdjson::SIMDJSON_PADDING, '\0');
@@ -472,9 +481,7 @@ ParsedReview::ParsedReview(std::string_view body) : document_(std::move(spare())
   decode_request(*request, request_);
 }
 
-ParsedReview::~ParsedReview() {
-  if (document_ && document_->parser.capacity() <= Document::kKeptCapacity && !spare()) spare() = std::move(document_);
-}
+ParsedReview::~ParsedReview() = default;
 ParsedReview::ParsedReview(ParsedReview&&) noexcept = default;
 ParsedReview& ParsedReview::operator=(ParsedReview&&) noexcept = default;
 

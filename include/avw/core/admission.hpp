@@ -93,7 +93,12 @@ class ParsedReview {
  private:
   struct Document;
   static std::unique_ptr<Document>& spare();  // this thread's parser for its next review
-  std::unique_ptr<Document> document_;
+  // Gives the parser back to this thread's spare, or frees it, however the review ends (a
+  // refused body too: the constructor's throw destroys document_ as well).
+  struct Recycle {
+    void operator()(Document* document) const noexcept;
+  };
+  std::unique_ptr<Document, Recycle> document_;
   AdmissionRequest request_;
 };
 

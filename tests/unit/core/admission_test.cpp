@@ -258,6 +258,10 @@ TEST_CASE("reviews alive at the same time keep their own views, whichever parser
   CHECK(second.request().pod.containers.at(1).name == "airflow-xcom-sidecar");
   CHECK(third.request().uid == "third");
 
+  // A refused body gives its parser back too, and the next review gets it.
+  CHECK_THROWS_AS(ParsedReview(R"({"kind":)"), DecodeError);
+  CHECK(ParsedReview(fixture("executor-pod")).request().pod.containers.size() == 1);
+
   // A parser grown by a big review is given up, and the next review decodes the same.
   const std::string big = review_with_request(R"({"uid":"big","operation":"CREATE","padding":")" +
                                         std::string(1 << 20, 'x') + R"("})");
