@@ -416,13 +416,39 @@ std::string name_key(std::uint64_t namespace_id, std::string_view name) {
   return key;
 }
 
+// A (namespace, a, b) key: varint namespace id, str a, bytes b (a pod's group key, a
+// checkpoint's key). Built in a stack buffer for lookups on the admission path: label values
+// are at most 63 characters when valid, but the pod's labels are not validated yet when we see
+// them, so longer input falls back to a heap string rather than being truncated or refused.
+class PairKey {
+ public:
+  PairKey(std::uint64_t namespace_id, std::string_view a, std::string_view b) {
+    const std::size_t needed = 2 * packed::kMaxVarint + a.size() + b.size();
+    char* begin = buffer_.data();
+    if (needed > buffer_.size()) {
+      heap_.resize(needed);
+      begin = heap_.data();
+    }
+    char* p = packed::put_varint(begin, namespace_id);
+    p = packed::put_varint(p, a.size());
+    if (!a.empty()) std::memcpy(p, a.data(), a.size());
+    p += a.size();
+    if (!b.empty()) std::memcpy(p, b.data(), b.size());
+    p += b.size();
+    view_ = std::string_view(begin, static_cast<std::size_t>(p - begin));
+  }
+  PairKey(const PairKey&) = delete;
+  PairKey& operator=(const PairKey&) = delete;
+  std::string_view view() const { return view_; }
+
+ private:
+  std::array<char, 256> buffer_;
+  std::string heap_;
+  std::string_view view_;
+};
+
 std::string pair_key(std::uint64_t namespace_id, std::string_view a, std::string_view b) {
-  std::string key;
-  packed::Writer out(key);
-  out.varint(namespace_id);
-  out.string(a);
-  key.append(b);
-  return key;
+  return std::string(PairKey(namespace_id, a, b).view());
 }
 
 }  // namespace
@@ -851,39 +877,6 @@ std::shared_ptr<const Snapshot> Snapshot::build(DecodedObjects objects, const St
   builder.add(objects);
   return builder.finish();
 }
-
-namespace {
-
-// A (namespace, a, b) key as pair_key() writes it (a pod's group key, a checkpoint's key), built
-// in a stack buffer: label values are at most 63 characters
-// when valid, but the pod's labels are not validated yet when we see them, so longer input
-// falls back to a heap string rather than being truncated or refused.
-class PairKey {
- public:
-  PairKey(std::uint32_t namespace_id, std::string_view a, std::string_view b) {
-    const std::size_t needed = 2 * packed::kMaxVarint + a.size() + b.size();
-    if (needed > buffer_.size()) {
-      heap_ = pair_key(namespace_id, a, b);
-      view_ = heap_;
-      return;
-    }
-    char* p = packed::put_varint(buffer_.data(), namespace_id);
-    p = packed::put_varint(p, a.size());
-    std::memcpy(p, a.data(), a.size());
-    p += a.size();
-    std::memcpy(p, b.data(), b.size());
-    p += b.size();
-    view_ = std::string_view(buffer_.data(), static_cast<std::size_t>(p - buffer_.data()));
-  }
-  std::string_view view() const { return view_; }
-
- private:
-  std::array<char, 256> buffer_;
-  std::string heap_;
-  std::string_view view_;
-};
-
-}  // namespace
 
 VpaView Snapshot::find_vpa(std::string_view namespace_, const LabelSet& labels) const {
   const SnapshotData& d = *data_;
