@@ -577,21 +577,17 @@ class State : public std::enable_shared_from_this<State> {
     core::DecodedObjects others;
     std::size_t counts[kKinds] = {};
     for (const auto& s : streams_) {
+      counts[static_cast<std::size_t>(s->resource.kind)] += s->items.size();
       for (const auto& [key, object] : s->items) {
         std::visit(
             [&](const auto& o) {
               using T = std::decay_t<decltype(o)>;
               if constexpr (std::is_same_v<T, core::PackedObject>) {
                 builder.add(o);
-                ++counts[o.kind() == core::PackedObject::Kind::Vpa      ? 0
-                         : o.kind() == core::PackedObject::Kind::Target ? 1
-                                                                        : 3];
               } else if constexpr (std::is_same_v<T, std::unique_ptr<const core::LimitRange>>) {
                 others.limit_ranges.push_back(*o);
-                ++counts[2];
               } else {
                 others.namespaces.push_back(*o);
-                ++counts[4];
               }
             },
             object);
@@ -600,7 +596,7 @@ class State : public std::enable_shared_from_this<State> {
     for (const auto& [key, entry] : scale_entries_) {
       if (entry.target) {
         builder.add(*entry.target);
-        ++counts[1];
+        ++counts[static_cast<std::size_t>(Kind::AirflowTask)];
       }
     }
     builder.add(others);
