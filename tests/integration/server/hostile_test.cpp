@@ -401,6 +401,31 @@ TEST_CASE("hostile: plaintext HTTP to the TLS port is closed at once and counted
   check_still_served(h);
 }
 
+// The server reads the socket ahead of its TLS engine: a request that arrives in the same
+// read as the client's Finished is decrypted during the handshake and must be served without
+// waiting for more bytes (they never come: the client waits for its answer).
+TEST_CASE("a request sent with the handshake's last flight is answered at once", "[server][tls]") {
+  Harness h;
+  require_ready(h);
+  std::string review = kpo_review();
+  SECTION("a review in one TLS record") {}
+  SECTION("a review of three records") {
+    review = replaced(review, "\"labels\": {", "\"annotations\": {\"big\": \"" + std::string(40 * 1024, 'A') + "\"}, \"labels\": {");
+  }
+  INFO("review of " << review.size() << " bytes");
+  RawTls tls(h.port(), h.ca_file);
+  REQUIRE(tls.handshake_and_send(post_head(review.size()) + review));
+  const auto first = tls.read_response(3s);
+  REQUIRE(first);
+  CHECK(first->status == 200);
+  CHECK(json_has(first->body, "/response/patch"));
+  // And the connection goes on as any other.
+  REQUIRE(tls.send(post_head(review.size()) + review));
+  const auto second = tls.read_response(3s);
+  REQUIRE(second);
+  CHECK(second->status == 200);
+}
+
 TEST_CASE("hostile: a TLS handshake that never finishes is closed by the handshake timeout", "[server][hostile]") {
   constexpr auto kHandshake = 500ms;
   Harness h(with_timeouts({.handshake = kHandshake}));

@@ -224,6 +224,21 @@ struct RawTls::Impl {
     return s;
   }
 
+  // Appends the TLS records of `plaintext` (16 KiB each) to `records`.
+  bool encrypt(std::string_view plaintext, std::string& records) {
+    while (!plaintext.empty()) {
+      const int piece = static_cast<int>(std::min<std::size_t>(plaintext.size(), 16 * 1024));
+      const int n = SSL_write(ssl.get(), plaintext.data(), piece);
+      if (n <= 0) {
+        ERR_clear_error();
+        return false;
+      }
+      plaintext.remove_prefix(static_cast<std::size_t>(n));
+      records += take_output();
+    }
+    return true;
+  }
+
   std::string take_output() {
     std::string bytes;
     char buf[16 * 1024];
@@ -269,15 +284,21 @@ std::string RawTls::client_hello() {
   return impl_->take_output();
 }
 
-bool RawTls::handshake(std::chrono::milliseconds timeout) {
+bool RawTls::handshake(std::chrono::milliseconds timeout) { return handshake_and_send({}, timeout); }
+
+bool RawTls::handshake_and_send(std::string_view plaintext, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   SSL* ssl = impl_->ssl.get();
   for (;;) {
     const int r = SSL_do_handshake(ssl);
     const int error = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, r);
     ERR_clear_error();
+    if (r == 1) {
+      std::string last_flight = impl_->take_output();
+      if (!impl_->encrypt(plaintext, last_flight)) return false;
+      return socket_.send(last_flight, left_until(deadline));
+    }
     if (!socket_.send(impl_->take_output(), left_until(deadline))) return false;
-    if (r == 1) return true;
     if (error != SSL_ERROR_WANT_READ) return false;
     if (impl_->pump(socket_, deadline) != ReadStatus::Data) return false;
   }
@@ -285,18 +306,13 @@ bool RawTls::handshake(std::chrono::milliseconds timeout) {
 
 bool RawTls::send(std::string_view plaintext, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  SSL* ssl = impl_->ssl.get();
   while (!plaintext.empty()) {
-    const int piece = static_cast<int>(std::min<std::size_t>(plaintext.size(), 16 * 1024));
-    const int n = SSL_write(ssl, plaintext.data(), piece);
-    if (n <= 0) {
-      ERR_clear_error();
-      return false;
-    }
-    plaintext.remove_prefix(static_cast<std::size_t>(n));
-    if (!socket_.send(impl_->take_output(), left_until(deadline))) {
-      return false;
-    }
+    // A record at a time, each sent before the next is made.
+    const std::size_t piece = std::min<std::size_t>(plaintext.size(), 16 * 1024);
+    std::string record;
+    if (!impl_->encrypt(plaintext.substr(0, piece), record)) return false;
+    if (!socket_.send(record, left_until(deadline))) return false;
+    plaintext.remove_prefix(piece);
   }
   return true;
 }

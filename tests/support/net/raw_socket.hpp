@@ -89,6 +89,9 @@ class RawTls {
   std::string client_hello();
   /// Completes the handshake within `timeout`. False when the server broke it off or was late.
   bool handshake(std::chrono::milliseconds timeout = kRawTimeout);
+  /// The same, but the client's last handshake flight and `plaintext`, encrypted, go in one
+  /// write: the server reads a request together with the end of the handshake.
+  bool handshake_and_send(std::string_view plaintext, std::chrono::milliseconds timeout = kRawTimeout);
   /// Encrypts and sends all of `plaintext` (one TLS record per 16 KiB, so a byte at a time
   /// makes a record a byte). False as RawSocket::send.
   bool send(std::string_view plaintext, std::chrono::milliseconds timeout = kRawTimeout);
