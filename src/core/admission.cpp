@@ -419,7 +419,7 @@ struct ParsedReview::Document {
   static constexpr std::size_t kInitialCapacity = 16 * 1024;
   static constexpr std::size_t kKeptCapacity = 256 * 1024;
   simdjson::dom::parser parser;
-  std::string input;  // the body, then the padding simdjson reads past its end
+  std::string input;  // a copy of a body that came without padding, then the padding
 };
 
 std::unique_ptr<ParsedReview::Document>& ParsedReview::spare() {
@@ -436,13 +436,24 @@ void ParsedReview::Recycle::operator()(Document* document) const noexcept {
   }
 }
 
+static_assert(kReviewPadding >= simdjson::SIMDJSON_PADDING);
+
 ParsedReview::ParsedReview(std::string_view body) : document_(spare().release()) {
   if (!document_) document_.reset(new Document());
   std::string& input = document_->input;
   input.assign(body);
   input.append(simdjson::SIMDJSON_PADDING, '\0');
+  decode(body, input.data());
+}
+
+ParsedReview::ParsedReview(PaddedBody body) : document_(spare().release()) {
+  if (!document_) document_.reset(new Document());
+  decode(body.bytes, body.bytes.data());
+}
+
+void ParsedReview::decode(std::string_view body, const char* padded) {
   Value root;
-  if (const auto error = document_->parser.parse(input.data(), body.size(), false).get(root)) {
+  if (const auto error = document_->parser.parse(padded, body.size(), false).get(root)) {
     throw DecodeError(why_invalid(body, error));
   }
   if (!root.is_object()) {

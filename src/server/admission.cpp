@@ -5,9 +5,11 @@
 
 namespace avw::server {
 
-Admission admit(std::string_view body, const core::Snapshot& snapshot, const core::Config& config,
-                core::Mode mode) {
-  Admission a{core::ParsedReview(body), {}, {}, {}};
+namespace {
+
+Admission admit_parsed(core::ParsedReview review, const core::Snapshot& snapshot, const core::Config& config,
+                       core::Mode mode) {
+  Admission a{std::move(review), {}, {}, {}};
   try {
     a.decision = core::decide(a.review.request(), snapshot, config, mode);
   } catch (const std::exception& e) {
@@ -18,6 +20,18 @@ Admission admit(std::string_view body, const core::Snapshot& snapshot, const cor
   }
   a.response = core::encode_response(a.review.request(), a.decision);
   return a;
+}
+
+}  // namespace
+
+Admission admit(std::string_view body, const core::Snapshot& snapshot, const core::Config& config,
+                core::Mode mode) {
+  return admit_parsed(core::ParsedReview(body), snapshot, config, mode);
+}
+
+Admission admit(core::PaddedBody body, const core::Snapshot& snapshot, const core::Config& config,
+                core::Mode mode) {
+  return admit_parsed(core::ParsedReview(body), snapshot, config, mode);
 }
 
 }  // namespace avw::server

@@ -24,7 +24,7 @@ struct HttpRequest {
   Method method = Method::Other;
   std::string_view target;        // path and query
   std::string_view content_type;  // empty when absent
-  std::string_view body;
+  core::PaddedBody body;
 };
 
 struct HttpReply {

@@ -12,6 +12,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -112,6 +113,39 @@ bool iequals(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
 }
+
+// The request body type: Beast's string_body zero-fills each piece before copying into it,
+// and the decoder would then copy the whole body again to pad it. This appends once, into a
+// buffer the decoder reads where it lies; a Content-Length (already checked against the
+// limit by the parser) is reserved up front.
+struct ReviewBody {
+  using value_type = core::ReviewBuffer;
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      if (length) body_.reserve(static_cast<std::size_t>(*length));
+      ec = {};
+    }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      std::size_t n = 0;
+      for (const net::const_buffer b : beast::buffers_range_ref(buffers)) {
+        body_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      ec = {};
+      return n;
+    }
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
 
 }  // namespace
 
@@ -390,7 +424,7 @@ struct Server::Impl {
     }
 
     beast::flat_buffer buffer(kBufferLimit);
-    std::string body_storage;  // keeps its capacity from one request to the next, up to a bound
+    core::ReviewBuffer body_storage;  // keeps its capacity from one request to the next, up to a bound
     bool first = true;
     Ending ending = Ending::Abort;
     for (;;) {
@@ -419,7 +453,7 @@ struct Server::Impl {
         buffer.commit(n);
       }
 
-      http::request_parser<http::string_body> parser;
+      http::request_parser<ReviewBody> parser;
       parser.header_limit(kHeaderLimit);
       parser.body_limit(options.max_request_bytes);
       body_storage.clear();
@@ -473,7 +507,7 @@ struct Server::Impl {
 
       const auto started = std::chrono::steady_clock::now();
       const HttpRequest view{method_of(request.method()), request.target(), request[http::field::content_type],
-                             request.body()};
+                             request.body().padded()};
       handler.handle(view, *w.snapshot, reply);
       const bool keep_alive = request.keep_alive() && !w.stopping;
       metrics::Histogram* latency = reply.latency;
@@ -483,8 +517,7 @@ struct Server::Impl {
       }
       if (!written) break;
       body_storage = std::move(request.body());
-      // Swapped out: libstdc++'s move from an empty string would keep the big buffer.
-      if (body_storage.capacity() > kKeptBodyCapacity) std::string().swap(body_storage);
+      if (body_storage.capacity() > kKeptBodyCapacity) body_storage.release();
       if (!keep_alive) {
         ending = Ending::Graceful;
         break;

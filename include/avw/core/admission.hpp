@@ -81,9 +81,45 @@ struct AdmissionRequest {
 /// `request`, no `request.uid`, or fields of the wrong type. A Pod object whose shape is odd
 /// (e.g. containers without names) is not an error: it decodes with `has_pod = false` and the
 /// decision allows it unchanged.
+/// Bytes past the end of a body that the parser reads (whatever their values) when it
+/// parses the body where it lies.
+inline constexpr std::size_t kReviewPadding = 64;
+
+/// A body followed by at least kReviewPadding readable bytes, as ReviewBuffer keeps it.
+struct PaddedBody {
+  std::string_view bytes;
+};
+
+/// A request body as the server receives it: appended piece by piece, always followed by
+/// kReviewPadding zero bytes, so it is decoded without a copy. Keeps its capacity on clear().
+class ReviewBuffer {
+ public:
+  void reserve(std::size_t body_size) { bytes_.reserve(body_size + kReviewPadding); }
+  void append(const char* data, std::size_t n) {
+    bytes_.resize(size());  // drops the padding; shrinking writes nothing
+    bytes_.append(data, n);
+    bytes_.append(kReviewPadding, '\0');
+  }
+  void clear() { bytes_.clear(); }
+  /// Frees the storage (a move from an empty string would keep it in libstdc++).
+  void release() { std::string().swap(bytes_); }
+  std::size_t size() const { return bytes_.empty() ? 0 : bytes_.size() - kReviewPadding; }
+  std::size_t capacity() const { return bytes_.capacity(); }
+  std::string_view view() const { return std::string_view(bytes_).substr(0, size()); }
+  PaddedBody padded() const {
+    static constexpr char kEmpty[kReviewPadding] = {};
+    return PaddedBody{bytes_.empty() ? std::string_view(kEmpty, 0) : view()};
+  }
+
+ private:
+  std::string bytes_;  // empty, or the body then kReviewPadding zeros
+};
+
 class ParsedReview {
  public:
   explicit ParsedReview(std::string_view body);
+  /// The same without copying the body first.
+  explicit ParsedReview(PaddedBody body);
   ~ParsedReview();
   ParsedReview(ParsedReview&&) noexcept;
   ParsedReview& operator=(ParsedReview&&) noexcept;
@@ -92,6 +128,7 @@ class ParsedReview {
 
  private:
   struct Document;
+  void decode(std::string_view body, const char* padded);  // padded: body.data(), or a padded copy
   static std::unique_ptr<Document>& spare();  // this thread's parser for its next review
   // Gives the parser back to this thread's spare, or frees it, however the review ends (a
   // refused body too: the constructor's throw destroys document_ as well).

@@ -33,5 +33,8 @@ struct Admission {
 /// or exit 2 for `review`) when the body is not a valid AdmissionReview.
 Admission admit(std::string_view body, const core::Snapshot& snapshot, const core::Config& config,
                 core::Mode mode);
+/// The same for a body the server received (decoded where it lies).
+Admission admit(core::PaddedBody body, const core::Snapshot& snapshot, const core::Config& config,
+                core::Mode mode);
 
 }  // namespace avw::server

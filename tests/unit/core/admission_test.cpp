@@ -23,11 +23,14 @@ using avw::core::AdmissionRequest;
 using avw::core::DecodeError;
 using avw::core::Decision;
 using avw::core::Outcome;
+using avw::core::kReviewPadding;
+using avw::core::PaddedBody;
 using avw::core::ParsedReview;
 using avw::core::PatchOp;
 using avw::core::PodContainer;
 using avw::core::Quantity;
 using avw::core::Resource;
+using avw::core::ReviewBuffer;
 using avw::test::apply_json_patch;
 using avw::test::json_at;
 using avw::test::json_has;
@@ -267,6 +270,67 @@ TEST_CASE("reviews alive at the same time keep their own views, whichever parser
                                         std::string(1 << 20, 'x') + R"("})");
   CHECK(ParsedReview(big).request().uid == "big");
   CHECK(ParsedReview(fixture("kpo-pod")).request().pod.labels.get("task_id") == "load");
+}
+
+// The server's bodies: appended as they arrive, decoded where they lie.
+ReviewBuffer buffered(std::string_view body, std::size_t piece) {
+  ReviewBuffer b;
+  for (std::size_t at = 0; at < body.size(); at += piece) {
+    const std::string_view part = body.substr(at, piece);
+    b.append(part.data(), part.size());
+  }
+  return b;
+}
+
+TEST_CASE("a review buffer holds the body with zeros after it, however it arrived", "[admission]") {
+  const std::string body = fixture("kpo-pod");
+  for (const std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{4096}, body.size()}) {
+    const ReviewBuffer b = buffered(body, piece);
+    INFO("pieces of " << piece);
+    CHECK(b.view() == body);
+    const PaddedBody padded = b.padded();
+    CHECK(padded.bytes == body);
+    CHECK(std::all_of(padded.bytes.end(), padded.bytes.end() + kReviewPadding, [](char c) { return c == '\0'; }));
+  }
+  ReviewBuffer b = buffered(body, 100);
+  const std::size_t capacity = b.capacity();
+  b.clear();
+  CHECK(b.view().empty());
+  CHECK(b.capacity() == capacity);  // kept for the next request
+  b.append("{}", 2);
+  CHECK(b.view() == "{}");
+  b.release();
+  CHECK(b.capacity() < 100);
+  CHECK(ReviewBuffer().padded().bytes.empty());
+}
+
+TEST_CASE("a padded body decodes as the same bytes in a string do, errors included", "[admission]") {
+  for (const char* name : {"kpo-pod", "executor-pod"}) {
+    const std::string body = fixture(name);
+    const ReviewBuffer b = buffered(body, 1000);
+    const ParsedReview in_place(b.padded());
+    const ParsedReview copied(body);
+    CHECK(in_place.request().uid == copied.request().uid);
+    CHECK(in_place.request().pod.containers.size() == copied.request().pod.containers.size());
+    CHECK(in_place.request().pod.labels.get("task_id") == copied.request().pod.labels.get("task_id"));
+  }
+  for (const std::string_view bad : {std::string_view(R"({"kind":)"), std::string_view(""), std::string_view("[1]"),
+                                     std::string_view("{\"a\":\"\xff\"}")}) {
+    std::string in_place_error, copied_error;
+    try {
+      const ParsedReview r(buffered(bad, 3).padded());
+    } catch (const DecodeError& e) {
+      in_place_error = e.what();
+    }
+    try {
+      const ParsedReview r(bad);
+    } catch (const DecodeError& e) {
+      copied_error = e.what();
+    }
+    INFO(bad);
+    CHECK(!in_place_error.empty());
+    CHECK(in_place_error == copied_error);
+  }
 }
 
 TEST_CASE("a number past 64 bits is refused with the parser's reason", "[admission]") {
