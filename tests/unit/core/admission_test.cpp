@@ -333,6 +333,13 @@ TEST_CASE("a padded body decodes as the same bytes in a string do, errors includ
   }
 }
 
+TEST_CASE("a body that starts with a byte order mark is refused as not JSON", "[admission]") {
+  // As Go's encoding/json refuses it (the API server never sends one); RapidJSON would skip it.
+  const std::string body = "\xEF\xBB\xBF" + fixture("kpo-pod");
+  CHECK_THROWS_WITH(ParsedReview(body), Catch::StartsWith("AdmissionReview is not valid JSON"));
+  CHECK_THROWS_WITH(ParsedReview(std::string_view("\xEF" "666")), Catch::StartsWith("AdmissionReview is not valid JSON"));
+}
+
 TEST_CASE("a number past 64 bits is refused with the parser's reason", "[admission]") {
   // RapidJSON read such integers as doubles; simdjson, which decodes the reviews, refuses
   // them. The API server never sends one: every number in a Pod is a typed Go integer.
