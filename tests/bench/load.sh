@@ -122,7 +122,9 @@ set_sched() {
 # h2load's log has one line per request: start time (µs), status, duration (µs).
 # Prints `rps p50 p99 p999` over the whole phase, then the p99 of each third of it (by start
 # time) and the median of those three: one noisy stretch on these shared cores (nginx sees
-# them too) moves one third, a slow server all three.
+# them too) moves one third, a slow server all three. Last, the machine's busy and steal
+# shares over the phase (percent of all cores, from /proc/stat): how close to full the
+# cores were, server and generator together, and how much the hypervisor took.
 fixed_rate() {
   local url="$1" body="$2" rate="$3"; shift 3
   local per_client=$(( (rate + conns - 1) / conns ))
@@ -136,7 +138,8 @@ fixed_rate() {
   # the same instants, so 16 connections would arrive as bursts of 16 requests and the last of
   # each burst would wait for the other 15. Separate processes send on their own clocks,
   # spread over the interval, as an API server's admission calls come (one per pod created).
-  local k gens=()
+  local k gens=() stat0 stat1
+  stat0="$(grep '^cpu ' /proc/stat)"
   for (( k = 0; k < conns; k++ )); do
     "${gen[@]}" h2load --h1 -c 1 -t 1 --rps "$per_client" -D "$phase" --warm-up-time "$warm" \
       -H 'Content-Type: application/json' -d "$body" --log-file "$log.$k" "$url" >"$log.$k.out" 2>&1 &
@@ -146,6 +149,7 @@ fixed_rate() {
   for k in "${!gens[@]}"; do
     wait "${gens[$k]}" || die "h2load failed on $url: $(tail -n 3 "$log.$k.out")"
   done
+  stat1="$(grep '^cpu ' /proc/stat)"
   [ "$rt" = 0 ] || set_sched -o 0 "$@"
   for (( k = 0; k < conns; k++ )); do cat "$log.$k"; done >"$log"
   awk '$2 != 200 { bad++ } END { exit bad > 0 }' "$log" || die "h2load on $url: non-200 answers"
@@ -166,7 +170,16 @@ fixed_rate() {
         m = (a > b) ? ((b > c) ? b : ((a > c) ? c : a)) : ((a > c) ? a : ((b > c) ? c : b))
         printf "%d %d %d %d\n", a, b, c, m
       }')"
-  echo "$whole $thirds"
+  # cpu user nice system idle iowait irq softirq steal ...
+  local machine
+  machine="$(printf '%s\n%s\n' "$stat0" "$stat1" | awk '
+    { for (i = 2; i <= 9; i++) v[NR, i] = $i }
+    END {
+      for (i = 2; i <= 9; i++) { d[i] = v[2, i] - v[1, i]; total += d[i] }
+      if (total <= 0) total = 1
+      printf "%.0f %.0f\n", 100 * (total - d[5] - d[6]) / total, 100 * d[9] / total
+    }')"
+  echo "$whole $thirds $machine"
 }
 
 # ---- nginx: the machine's limit -------------------------------------------------------------
@@ -353,23 +366,24 @@ name_of() { [[ "$1" != *-warn ]] && echo "webhook ${1} tasks" || echo "webhook $
   echo "sat = wrk at saturation; nginx = nginx at saturation in the window just before; half = h2load at half of our"
   echo "saturation rate; latency p50/p99/p99.9 in ms; CPU = server CPU time (all threads or workers) per request at saturation;"
   echo "cpu ratio = nginx's CPU per request / ours: the throughput ratio on cores that nothing else uses;"
-  echo "p99 by third = the p99 of each third of the half-rate phase (by request start), then their median"
-  printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %22s %7s %8s %6s\n' server body "sat rps" "nginx" ratio "p50/p99/p99.9 sat" \
-    "half rps" "p50/p99/p99.9 half" "p99 by third, median" "CPU us" "nginx us" "cpu ratio"
+  echo "p99 by third = the p99 of each third of the half-rate phase (by request start), then their median;"
+  echo "busy/steal = the machine's busy and steal time during the half-rate phase, % of all cores (server and generator)"
+  printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %22s %10s %7s %8s %6s\n' server body "sat rps" "nginx" ratio "p50/p99/p99.9 sat" \
+    "half rps" "p50/p99/p99.9 half" "p99 by third, median" "busy/steal" "CPU us" "nginx us" "cpu ratio"
   for label in "${runs[@]}"; do
     for b in "${bodies[@]}"; do
       read -r srps s50 s99 s999 scpu <<<"${result[$label/$b/sat]}"
       read -r nrps _ _ _ ncpu <<<"${result[$label/$b/nginx]}"
-      read -r hrps h50 h99 h999 t1 t2 t3 tm <<<"${result[$label/$b/half]}"
-      printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %22s %7s %8s %6s\n' "$(name_of "$label")" "${body_desc[$b]}" "$srps" "$nrps" \
+      read -r hrps h50 h99 h999 t1 t2 t3 tm busy steal <<<"${result[$label/$b/half]}"
+      printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %22s %10s %7s %8s %6s\n' "$(name_of "$label")" "${body_desc[$b]}" "$srps" "$nrps" \
         "$(ratio "$srps" "$nrps")" "$(lat "$s50" "$s99" "$s999")" "$hrps" "$(lat "$h50" "$h99" "$h999")" \
-        "$(lat "$t1" "$t2" "$t3"), $(ms "$tm")" "$scpu" "$ncpu" "$(ratio "$ncpu" "$scpu")"
+        "$(lat "$t1" "$t2" "$t3"), $(ms "$tm")" "$busy/$steal %" "$scpu" "$ncpu" "$(ratio "$ncpu" "$scpu")"
     done
   done
   for b in "${bodies[@]}"; do
-    read -r hrps h50 h99 h999 t1 t2 t3 tm <<<"${result[nginx/$b/half]}"
-    printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %22s\n' "nginx (static)" "${body_desc[$b]}" "" "" "" "" "$hrps" \
-      "$(lat "$h50" "$h99" "$h999")" "$(lat "$t1" "$t2" "$t3"), $(ms "$tm")"
+    read -r hrps h50 h99 h999 t1 t2 t3 tm busy steal <<<"${result[nginx/$b/half]}"
+    printf '%-22s %-10s %8s %8s %6s %20s %8s %20s %22s %10s\n' "nginx (static)" "${body_desc[$b]}" "" "" "" "" "$hrps" \
+      "$(lat "$h50" "$h99" "$h999")" "$(lat "$t1" "$t2" "$t3"), $(ms "$tm")" "$busy/$steal %"
   done
   echo
   printf '%-22s %12s %16s %18s %16s\n' server "ready (ms)" "RSS at ready" "peak RSS (VmHWM)" "RSS after load"
@@ -394,7 +408,7 @@ name_of() { [[ "$1" != *-warn ]] && echo "webhook ${1} tasks" || echo "webhook $
   # The whole phase's p99 of the worst store and body; below it, the worst median third, which
   # tells a miss from a noisy stretch (one third) from a miss over the whole phase.
   worst=0 worst_third=0; for n in "${stores[@]}"; do for b in "${bodies[@]}"; do
-    read -r _ _ p99 _ _ _ _ median <<<"${result[$n/$b/half]}"
+    read -r _ _ p99 _ _ _ _ median _ <<<"${result[$n/$b/half]}"
     [ "$p99" -le "$worst" ] || worst="$p99"; [ "$median" -le "$worst_third" ] || worst_third="$median"; done; done
   check "p99 < 1 ms at half of saturation (worst store and body): $(ms "$worst") ms" "$(( worst < 1000 ))"
   echo "    the same, median third of each phase: $(ms "$worst_third") ms"
