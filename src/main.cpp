@@ -98,12 +98,14 @@ struct Provisioning {
 int serve(const cli::Config& config) {
   std::optional<kube::ClusterConfig> cluster;
   const SourceFactory make = make_source(config, cluster);
-  cli::configure_logging(config.log_format, config.log_level);
+  metrics::Registry registry;  // before the logger, which counts its dropped lines in it
+  cli::configure_logging(config.log_format, config.log_level,
+                         &registry.counter("avw_log_lines_dropped_total",
+                                           "Log lines dropped because stderr did not keep up."));
   // However serve() ends, destroying the logger writes out the lines still buffered.
   struct LoggingShutdown {
     ~LoggingShutdown() { spdlog::shutdown(); }
   } logging_shutdown;
-  metrics::Registry registry;
   const auto slot = std::make_shared<std::atomic<provision::Provisioner*>>(nullptr);
   server::ServerOptions options = config.server;
   if (cluster && config.provision) {

@@ -1,6 +1,7 @@
 #include "avw/cli/logging.hpp"
 
 #include "avw/core/admission.hpp"
+#include "avw/metrics/metrics.hpp"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/sink.h>
@@ -191,7 +192,7 @@ class BufferedSink final : public spdlog::sinks::sink {
         note_.clear();
         format_drop_notice(msg.time, note_);
         if (buffer_.size() + note_.size() + scratch_.size() > options_.capacity) {
-          ++dropped_;
+          count_drop();
           return;
         }
         buffer_.append(note_.data(), note_.size());
@@ -199,7 +200,7 @@ class BufferedSink final : public spdlog::sinks::sink {
         urgent_ = true;  // a warning, and the reader should see it soon
         wake = true;
       } else if (buffer_.size() + scratch_.size() > options_.capacity) {
-        ++dropped_;  // the writer is stuck on its destination: drop rather than block a request
+        count_drop();  // the writer is stuck on its destination: drop rather than block a request
         return;
       }
       wake = wake || buffer_.empty();
@@ -257,6 +258,11 @@ class BufferedSink final : public spdlog::sinks::sink {
     taken_.clear();
   }
 
+  void count_drop() {
+    ++dropped_;
+    if (options_.dropped_lines != nullptr) options_.dropped_lines->inc();
+  }
+
   void format_drop_notice(spdlog::log_clock::time_point time, spdlog::memory_buf_t& out) {
     const std::string payload = "log lines dropped, the log destination did not keep up count=" + std::to_string(dropped_);
     const spdlog::details::log_msg notice(time, spdlog::source_loc{}, "", spdlog::level::warn, payload);
@@ -297,10 +303,13 @@ std::shared_ptr<spdlog::sinks::sink> make_buffered_sink(LogWriter write, Buffere
   return std::make_shared<BufferedSink>(std::move(write), options);
 }
 
-void configure_logging(LogFormat format, std::string_view level) {
+void configure_logging(LogFormat format, std::string_view level, metrics::Counter* dropped_lines) {
   // Synchronous logger, buffered sink: the admission path formats its line into memory and
   // returns; the sink's thread writes about every 100 ms (design in make_buffered_sink).
-  auto logger = std::make_shared<spdlog::logger>("airflow-vpa-webhook", make_buffered_sink(fd_log_writer(STDERR_FILENO)));
+  BufferedSinkOptions options;
+  options.dropped_lines = dropped_lines;
+  auto logger =
+      std::make_shared<spdlog::logger>("airflow-vpa-webhook", make_buffered_sink(fd_log_writer(STDERR_FILENO), options));
   if (format == LogFormat::Json) {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {

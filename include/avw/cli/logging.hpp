@@ -22,13 +22,17 @@
 namespace spdlog::sinks {
 class sink;
 }
+namespace avw::metrics {
+class Counter;
+}
 
 namespace avw::cli {
 
 /// Replaces the default spdlog logger with a synchronous one on a buffered sink
 /// (make_buffered_sink on stderr). `level` is one --log-level accepts. Call spdlog::shutdown()
-/// before exiting: destroying the logger writes out what is buffered.
-void configure_logging(LogFormat format, std::string_view level);
+/// before exiting: destroying the logger writes out what is buffered. `dropped_lines`, when
+/// given, counts every line dropped because stderr did not keep up (it must outlive the logger).
+void configure_logging(LogFormat format, std::string_view level, metrics::Counter* dropped_lines = nullptr);
 
 /// Writes all of `bytes` to the destination, blocking as long as it has to; false when the
 /// destination is gone for good (the bytes are then lost).
@@ -45,6 +49,8 @@ struct BufferedSinkOptions {
   /// The most the buffer holds while the writer is stuck (a stalled stderr); lines that do not
   /// fit are dropped and counted, and a warning with the count goes in their place.
   std::size_t capacity = 1024 * 1024;
+  /// Counts each dropped line too, for an alert (the log itself only says so afterwards).
+  metrics::Counter* dropped_lines = nullptr;
 };
 
 /// A sink that formats each record into an in-memory buffer under a short lock and returns:

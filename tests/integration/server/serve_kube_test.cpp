@@ -64,6 +64,10 @@ TEST_CASE("with the live source, a VPA without a checkpoint is held back by the 
   REQUIRE(r.status == 200);
   CHECK_FALSE(json_has(r.body, "/response/patch"));
   CHECK(json_at(r.body, "/response/auditAnnotations/gates") == "history");
+  // serve's logger counts the lines it would drop in the server's registry.
+  const auto metrics = HttpsClient(server.port(), options).request("GET", "/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("\navw_log_lines_dropped_total 0\n") != std::string::npos);
 }
 
 TEST_CASE("task pods admitted on /mutate and /audit are provisioned, server-side dry runs never", "[server][kube][provision]") {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "avw/cli/logging.hpp"
+#include "avw/metrics/metrics.hpp"
 
 using avw::cli::json_log_line;
 
@@ -245,12 +246,17 @@ TEST_CASE("lines logged from many threads come out whole, each thread's in its o
 TEST_CASE("with the destination stuck, the sink drops what does not fit and reports the count", "[cli][logging]") {
   RecordingWriter w;
   // Room for 10 lines of 10 bytes; every line reaches the high-water mark.
-  auto logger = make_logger(w, no_timer(10, 100));
+  avw::metrics::Registry registry;
+  avw::metrics::Counter& dropped = registry.counter("avw_log_lines_dropped_total", "");
+  BufferedSinkOptions options = no_timer(10, 100);
+  options.dropped_lines = &dropped;
+  auto logger = make_logger(w, options);
   w.hold();
   logger->info(numbered(0));
   REQUIRE(w.wait_until_stuck());  // the writer took line 0 and is stuck writing it
   for (int i = 1; i <= 30; ++i) logger->info(numbered(i));  // returns: lines 11 to 30 are dropped
   const std::string notice = "log lines dropped, the log destination did not keep up count=20\n";
+  CHECK(dropped.value() == 20);  // at once, not only when the notice is written
 
   SECTION("the next line that fits comes after the count") {
     w.release();
@@ -269,6 +275,7 @@ TEST_CASE("with the destination stuck, the sink drops what does not fit and repo
     w.release();
     logger.reset();
     CHECK(w.all() == numbered_lines(0, 11) + "log lines dropped, the log destination did not keep up count=21\n");
+    CHECK(dropped.value() == 21);
   }
 }
 
