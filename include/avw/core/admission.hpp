@@ -8,8 +8,9 @@
 //   std::string out = core::encode_response(review.request(), d);
 //
 // ParsedReview owns the parsed document; every string_view in AdmissionRequest points
-// into it and lives exactly as long as the ParsedReview. simdjson and RapidJSON stay in the
-// .cpp.
+// into it and lives exactly as long as the ParsedReview. A body the server appended to a
+// ReviewBuffer is decoded where it lies (`ParsedReview(buffer.padded())`); any other body is
+// copied first, for the parser's padding. simdjson and RapidJSON stay in the .cpp.
 #pragma once
 
 #include <memory>
@@ -76,11 +77,6 @@ struct AdmissionRequest {
   Pod pod;
 };
 
-/// Decodes an AdmissionReview body. Throws DecodeError with a clear message when the body is
-/// not JSON, is too deeply nested, is not an `admission.k8s.io/v1` `AdmissionReview`, has no
-/// `request`, no `request.uid`, or fields of the wrong type. A Pod object whose shape is odd
-/// (e.g. containers without names) is not an error: it decodes with `has_pod = false` and the
-/// decision allows it unchanged.
 /// Bytes past the end of a body that the parser reads (whatever their values) when it
 /// parses the body where it lies.
 inline constexpr std::size_t kReviewPadding = 64;
@@ -115,6 +111,11 @@ class ReviewBuffer {
   std::string bytes_;  // empty, or the body then kReviewPadding zeros
 };
 
+/// Decodes an AdmissionReview body. Throws DecodeError with a clear message when the body is
+/// not JSON, is too deeply nested, is not an `admission.k8s.io/v1` `AdmissionReview`, has no
+/// `request`, no `request.uid`, or fields of the wrong type. A Pod object whose shape is odd
+/// (e.g. containers without names) is not an error: it decodes with `has_pod = false` and the
+/// decision allows it unchanged.
 class ParsedReview {
  public:
   explicit ParsedReview(std::string_view body);
