@@ -419,7 +419,7 @@ struct ParsedReview::Document {
   static constexpr std::size_t kInitialCapacity = 16 * 1024;
   static constexpr std::size_t kKeptCapacity = 256 * 1024;
   simdjson::dom::parser parser;
-  std::string input;  // a copy of a body that came without padding, then the padding
+  ReviewBuffer copy;  // a body that came without padding, copied to get it
 };
 
 std::unique_ptr<ParsedReview::Document>& ParsedReview::spare() {
@@ -438,22 +438,24 @@ void ParsedReview::Recycle::operator()(Document* document) const noexcept {
 
 static_assert(kReviewPadding >= simdjson::SIMDJSON_PADDING);
 
-ParsedReview::ParsedReview(std::string_view body) : document_(spare().release()) {
-  if (!document_) document_.reset(new Document());
-  std::string& input = document_->input;
-  input.assign(body);
-  input.append(simdjson::SIMDJSON_PADDING, '\0');
-  decode(body, input.data());
+ParsedReview::Document* ParsedReview::take_document() {
+  if (Document* d = spare().release()) return d;
+  return new Document();
 }
 
-ParsedReview::ParsedReview(PaddedBody body) : document_(spare().release()) {
-  if (!document_) document_.reset(new Document());
-  decode(body.bytes, body.bytes.data());
+ParsedReview::ParsedReview(std::string_view body) : document_(take_document()) {
+  ReviewBuffer& copy = document_->copy;
+  copy.clear();
+  copy.append(body.data(), body.size());
+  decode(copy.padded());
 }
 
-void ParsedReview::decode(std::string_view body, const char* padded) {
+ParsedReview::ParsedReview(PaddedBody body) : document_(take_document()) { decode(body); }
+
+void ParsedReview::decode(PaddedBody padded) {
+  const std::string_view body = padded.bytes();
   Value root;
-  if (const auto error = document_->parser.parse(padded, body.size(), false).get(root)) {
+  if (const auto error = document_->parser.parse(body.data(), body.size(), false).get(root)) {
     throw DecodeError(why_invalid(body, error));
   }
   if (!root.is_object()) {

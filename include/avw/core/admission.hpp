@@ -81,9 +81,18 @@ struct AdmissionRequest {
 /// parses the body where it lies.
 inline constexpr std::size_t kReviewPadding = 64;
 
-/// A body followed by at least kReviewPadding readable bytes, as ReviewBuffer keeps it.
-struct PaddedBody {
-  std::string_view bytes;
+/// A body followed by at least kReviewPadding readable bytes. Only ReviewBuffer makes one
+/// (or this default: the empty body), so the padding is there by construction.
+class PaddedBody {
+ public:
+  PaddedBody() : bytes_(kZeros, 0) {}
+  std::string_view bytes() const { return bytes_; }
+
+ private:
+  friend class ReviewBuffer;
+  explicit PaddedBody(std::string_view bytes) : bytes_(bytes) {}
+  static constexpr char kZeros[kReviewPadding] = {};
+  std::string_view bytes_;
 };
 
 /// A request body as the server receives it: appended piece by piece, always followed by
@@ -102,10 +111,7 @@ class ReviewBuffer {
   std::size_t size() const { return bytes_.empty() ? 0 : bytes_.size() - kReviewPadding; }
   std::size_t capacity() const { return bytes_.capacity(); }
   std::string_view view() const { return std::string_view(bytes_).substr(0, size()); }
-  PaddedBody padded() const {
-    static constexpr char kEmpty[kReviewPadding] = {};
-    return PaddedBody{bytes_.empty() ? std::string_view(kEmpty, 0) : view()};
-  }
+  PaddedBody padded() const { return bytes_.empty() ? PaddedBody() : PaddedBody(view()); }
 
  private:
   std::string bytes_;  // empty, or the body then kReviewPadding zeros
@@ -129,8 +135,9 @@ class ParsedReview {
 
  private:
   struct Document;
-  void decode(std::string_view body, const char* padded);  // padded: body.data(), or a padded copy
+  void decode(PaddedBody body);
   static std::unique_ptr<Document>& spare();  // this thread's parser for its next review
+  static Document* take_document();           // the spare, or a new one
   // Gives the parser back to this thread's spare, or frees it, however the review ends (a
   // refused body too: the constructor's throw destroys document_ as well).
   struct Recycle {

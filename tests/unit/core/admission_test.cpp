@@ -289,8 +289,8 @@ TEST_CASE("a review buffer holds the body with zeros after it, however it arrive
     INFO("pieces of " << piece);
     CHECK(b.view() == body);
     const PaddedBody padded = b.padded();
-    CHECK(padded.bytes == body);
-    CHECK(std::all_of(padded.bytes.end(), padded.bytes.end() + kReviewPadding, [](char c) { return c == '\0'; }));
+    CHECK(padded.bytes() == body);
+    CHECK(std::all_of(padded.bytes().end(), padded.bytes().end() + kReviewPadding, [](char c) { return c == '\0'; }));
   }
   ReviewBuffer b = buffered(body, 100);
   const std::size_t capacity = b.capacity();
@@ -301,7 +301,7 @@ TEST_CASE("a review buffer holds the body with zeros after it, however it arrive
   CHECK(b.view() == "{}");
   b.release();
   CHECK(b.capacity() < 100);
-  CHECK(ReviewBuffer().padded().bytes.empty());
+  CHECK(ReviewBuffer().padded().bytes().empty());
 }
 
 TEST_CASE("a padded body decodes as the same bytes in a string do, errors included", "[admission]") {
