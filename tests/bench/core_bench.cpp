@@ -1,6 +1,6 @@
 // The admission core per request: decode the AdmissionReview (as the server has it, in a
-// padded buffer), decide against a store of realistic size, encode the response. Reports ns per request and heap allocations per
-// request (global operator new is counted in this binary).
+// padded buffer), decide against a store of realistic size, encode the response. Reports ns
+// per request and heap allocations per request (global operator new is counted in this binary).
 //
 //   build/tests/bench/core_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>

@@ -20,6 +20,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr std::size_t kMaxRecord = 16 * 1024;  // TLS plaintext per record
+
 [[noreturn]] void sys_fail(std::string_view what) {
   throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
 }
@@ -224,10 +226,10 @@ struct RawTls::Impl {
     return s;
   }
 
-  // Appends the TLS records of `plaintext` (16 KiB each) to `records`.
+  // Appends the TLS records of `plaintext` (kMaxRecord each) to `records`.
   bool encrypt(std::string_view plaintext, std::string& records) {
     while (!plaintext.empty()) {
-      const int piece = static_cast<int>(std::min<std::size_t>(plaintext.size(), 16 * 1024));
+      const int piece = static_cast<int>(std::min(plaintext.size(), kMaxRecord));
       const int n = SSL_write(ssl.get(), plaintext.data(), piece);
       if (n <= 0) {
         ERR_clear_error();
@@ -308,7 +310,7 @@ bool RawTls::send(std::string_view plaintext, std::chrono::milliseconds timeout)
   const auto deadline = Clock::now() + timeout;
   while (!plaintext.empty()) {
     // A record at a time, each sent before the next is made.
-    const std::size_t piece = std::min<std::size_t>(plaintext.size(), 16 * 1024);
+    const std::size_t piece = std::min(plaintext.size(), kMaxRecord);
     std::string record;
     if (!impl_->encrypt(plaintext.substr(0, piece), record)) return false;
     if (!socket_.send(record, left_until(deadline))) return false;
