@@ -9,7 +9,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_range.hpp>
@@ -19,7 +18,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -34,6 +32,7 @@
 #include "logfmt.hpp"
 #include "server_metrics.hpp"
 #include "tls.hpp"
+#include "tls_stream.hpp"
 
 namespace avw::server {
 namespace net = boost::asio;
@@ -47,10 +46,7 @@ namespace {
 inline constexpr auto use_nothrow_awaitable = net::as_tuple(net::use_awaitable);
 
 using Executor = net::io_context::executor_type;
-using WorkerSocket = tcp::socket::rebind_executor<Executor>::other;
-// A plain socket under TLS: the deadlines are the worker's sweep (Connection), not a timer
-// per operation.
-using TlsStream = beast::ssl_stream<WorkerSocket>;
+using WorkerSocket = TlsStream::Socket;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
@@ -448,7 +444,7 @@ struct Server::Impl {
     } count{*this};
     Worker& w = *worker;
     TlsStream stream(std::move(socket), *tls_context);
-    WorkerSocket& transport = beast::get_lowest_layer(stream);
+    WorkerSocket& transport = stream.socket();
     const auto me = w.connections.emplace(w.connections.end(), transport);
     struct Unregister {
       Worker& w;
@@ -464,7 +460,7 @@ struct Server::Impl {
     if (!w.sweeping) sweep(w);
 
     me->expires_after(options.handshake_timeout);
-    if (auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_nothrow_awaitable); ec) {
+    if (auto [ec] = co_await stream.async_handshake(use_nothrow_awaitable); ec) {
       metrics.tls_handshake_failures.inc();
       log_connection_event("TLS handshake failed", me->timed_out, ec);
       co_return;

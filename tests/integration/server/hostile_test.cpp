@@ -426,6 +426,49 @@ TEST_CASE("a request sent with the handshake's last flight is answered at once",
   CHECK(second->status == 200);
 }
 
+// The server's TLS reads the socket ahead, 64 KiB at a time: requests sent back to back in
+// one write come in reads that end mid-record and mid-request, and the ones left in its
+// buffer are served without waiting for more bytes.
+TEST_CASE("pipelined reviews sent in one write are all answered in order", "[server][tls]") {
+  Harness h;
+  require_ready(h);
+  constexpr int kReviews = 30;  // 6.7 KB each: about 200 KB, over three read-aheads
+  std::string requests;
+  for (int i = 0; i < kReviews; ++i) {
+    const std::string review = replaced(kpo_review(), "\"uid\": \"", "\"uid\": \"" + std::to_string(i) + "-");
+    requests += post_head(review.size()) + review;
+  }
+  RawTls tls(h.port(), h.ca_file);
+  REQUIRE(tls.handshake());
+  REQUIRE(tls.send(requests));
+  for (int i = 0; i < kReviews; ++i) {
+    INFO("response " << i);
+    const auto r = tls.read_response(3s);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(json_has(r->body, "/response/patch"));
+    CHECK(r->body.find("\"uid\":\"" + std::to_string(i) + "-") != std::string::npos);
+  }
+}
+
+// The server writes to the socket itself: a write to a peer that has gone must fail with an
+// error, not raise SIGPIPE (which would end this process, server and test alike).
+TEST_CASE("a client that leaves with answers still to come does not stop the server", "[server][tls]") {
+  Harness h;
+  require_ready(h);
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    RawTls tls(h.port(), h.ca_file);
+    REQUIRE(tls.handshake());
+    // Each metrics page is many KB, so the server is still writing when the close comes
+    // back as a reset; the next write then finds the connection broken.
+    std::string requests;
+    for (int i = 0; i < 20; ++i) requests += "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    REQUIRE(tls.send(requests));
+    tls.socket().close();
+  }
+  check_still_served(h);
+}
+
 TEST_CASE("hostile: a TLS handshake that never finishes is closed by the handshake timeout", "[server][hostile]") {
   constexpr auto kHandshake = 500ms;
   Harness h(with_timeouts({.handshake = kHandshake}));
