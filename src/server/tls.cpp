@@ -20,6 +20,12 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
+// TLS 1.3 suites in the same order (Mozilla's intermediate one). OpenSSL's default puts
+// AES-256-GCM first, and with the server's preference every client got it: 14 AES rounds a
+// block where AES-128 needs 10, on a 40 KB review that spends a tenth of the server's CPU in
+// AES-GCM.
+constexpr const char* kTls13Suites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
 // The API server may offer h2 (ALPN); answering http/1.1 tells it plainly what it gets. A
 // client that offers neither simply gets no ALPN, and HTTP/1.1 as well.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in, unsigned int in_len,
@@ -55,7 +61,7 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsFiles& files) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
+      SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1 || SSL_CTX_set_ciphersuites(native, kTls13Suites) != 1) {
     throw std::runtime_error("cannot configure TLS protocol versions and ciphers");
   }
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);

@@ -18,7 +18,8 @@ struct TlsFiles {
   std::string client_ca;  // empty: no client certificates asked for
 };
 
-/// A server context: TLS 1.2 and 1.3 only, ECDHE with AEAD ciphers for 1.2, no compression
+/// A server context: TLS 1.2 and 1.3 only, ECDHE with AEAD ciphers for 1.2, AES-128-GCM
+/// preferred in both, no compression
 /// or renegotiation, ALPN `http/1.1` when the client offers it. With a client CA, a client
 /// certificate signed by it is required. Throws std::runtime_error with a one-line message.
 std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsFiles& files);

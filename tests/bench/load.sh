@@ -153,7 +153,14 @@ fixed_rate() {
   [ "$rt" = 0 ] || set_sched -o 0 "$@"
   for (( k = 0; k < conns; k++ )); do cat "$log.$k"; done >"$log"
   awk '$2 != 200 { bad++ } END { exit bad > 0 }' "$log" || die "h2load on $url: non-200 answers"
-  [ -s "$tmp/tls.txt" ] || sed -n 's/^\(TLS Protocol\|Cipher\|Server Temp Key\): //p' "$log.0.out" | paste -sd' ' >"$tmp/tls.txt"
+  # Every phase, nginx's too, must have negotiated what the first did: same protocol, suite, key.
+  local tls
+  tls="$(sed -n 's/^\(TLS Protocol\|Cipher\|Server Temp Key\): //p' "$log.0.out" | paste -sd' ')"
+  if [ ! -s "$tmp/tls.txt" ]; then
+    echo "$tls" >"$tmp/tls.txt"
+  elif [ "$tls" != "$(cat "$tmp/tls.txt")" ]; then
+    die "$url negotiated $tls, the first phase $(cat "$tmp/tls.txt"): the comparison would not be fair"
+  fi
   local whole thirds
   whole="$(awk '{ print $3 }' "$log" | sort -n | awk -v secs="$phase" '
     { v[NR] = $1 }
@@ -216,6 +223,10 @@ http {
     listen 127.0.0.1:$nginx_port ssl;
     ssl_certificate $cert;
     ssl_certificate_key $key;
+    # As the webhook does (src/server/tls.cpp): its suite order, chosen by the server.
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers on;
+    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
     root $ng/www;
     default_type application/json;
     location / { error_page 405 =200 \$uri; }

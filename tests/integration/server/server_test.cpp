@@ -276,6 +276,12 @@ TEST_CASE("TLS below 1.2 is refused and ALPN settles on http/1.1", "[server][tls
   CHECK(eventually([&] { return h.metric("avw_tls_handshake_failures_total").value_or(0) >= 1; }));
 }
 
+TEST_CASE("TLS 1.3 settles on AES-128-GCM even for a client that lists AES-256 first", "[server][tls]") {
+  Harness h;
+  // The test client offers OpenSSL's default order, AES-256-GCM first, as h2load and curl do.
+  CHECK(h.client().cipher() == "TLS_AES_128_GCM_SHA256");
+}
+
 TEST_CASE("connections beyond --max-connections are closed at once", "[server]") {
   Harness h(configured([](server::ServerOptions& o) { o.max_connections = 1; }));
   {

@@ -208,4 +208,9 @@ std::string HttpsClient::alpn() const {
   return data == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(data), len);
 }
 
+std::string HttpsClient::cipher() const {
+  const SSL_CIPHER* c = SSL_get_current_cipher(impl_->stream->native_handle());
+  return c == nullptr ? std::string() : SSL_CIPHER_standard_name(c);
+}
+
 }  // namespace avw::test

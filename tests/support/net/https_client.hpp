@@ -85,6 +85,8 @@ class HttpsClient {
   std::string peer_common_name() const;
   /// The ALPN protocol selected by the server (empty when none).
   std::string alpn() const;
+  /// The negotiated cipher suite's standard name, e.g. TLS_AES_128_GCM_SHA256.
+  std::string cipher() const;
 
  private:
   struct Impl;
