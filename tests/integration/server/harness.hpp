@@ -38,11 +38,9 @@ inline HarnessOptions configured(std::function<void(server::ServerOptions&)> con
   return o;
 }
 
-class Harness {
+class Harness : public ServerFiles {
  public:
-  explicit Harness(HarnessOptions options = {}) {
-    ca.write_certificate(ca_file);
-    ca.issue(cert_file, key_file, server_certificate(100));
+  explicit Harness(HarnessOptions options = {}) : ServerFiles(100) {
     if (options.write_recommendations) write_file_atomic(recommendations_file, example_recommendations());
     server::ServerOptions o;
     o.listen_host = "127.0.0.1";
@@ -96,11 +94,6 @@ class Harness {
     return std::stod(text.substr(start, end - start));
   }
 
-  TempDir dir;
-  TestCa ca;
-  std::string ca_file = dir.file("ca.pem");
-  std::string cert_file = dir.file("tls.crt");
-  std::string key_file = dir.file("tls.key");
   std::string recommendations_file = dir.file("recommendations.json");
   metrics::Registry registry;
 

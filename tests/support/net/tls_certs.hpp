@@ -83,6 +83,21 @@ class TestCa {
   std::unique_ptr<Impl> impl_;
 };
 
+/// What every test server is given: a temporary directory with a fresh CA (`ca.pem`) and a
+/// serving certificate it issued for localhost and 127.0.0.1 (`tls.crt`, `tls.key`).
+struct ServerFiles {
+  explicit ServerFiles(std::uint64_t certificate_serial) {
+    ca.write_certificate(ca_file);
+    ca.issue(cert_file, key_file, server_certificate(certificate_serial));
+  }
+
+  TempDir dir;
+  TestCa ca;
+  std::string ca_file = dir.file("ca.pem");
+  std::string cert_file = dir.file("tls.crt");
+  std::string key_file = dir.file("tls.key");
+};
+
 /// Polls `condition` every few milliseconds until it holds or `timeout` passes. The
 /// synchronisation tests use instead of sleeping for a guessed time.
 bool eventually(const std::function<bool()>& condition,

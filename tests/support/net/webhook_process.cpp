@@ -50,9 +50,7 @@ WebhookOptions with_recommendations(std::string json, std::vector<std::string> a
   return o;
 }
 
-WebhookProcess::WebhookProcess(const WebhookOptions& options) {
-  ca.write_certificate(ca_file);
-  ca.issue(cert_file, key_file, server_certificate(options.certificate_serial));
+WebhookProcess::WebhookProcess(const WebhookOptions& options) : ServerFiles(options.certificate_serial) {
   std::vector<std::string> argv = {AVW_BINARY, "serve", "--listen", "127.0.0.1:0", "--tls-cert", cert_file,
                                    "--tls-key", key_file};
   if (options.api != nullptr) {

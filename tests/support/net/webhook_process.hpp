@@ -55,7 +55,7 @@ struct WebhookOptions {
 WebhookOptions with_api(const FakeApiServer& api, std::vector<std::string> args = {});
 WebhookOptions with_recommendations(std::string json, std::vector<std::string> args = {});
 
-class WebhookProcess {
+class WebhookProcess : public ServerFiles {
  public:
   /// Starts the binary and waits until it listens. Throws std::runtime_error with its log
   /// when it exits first or does not listen in time.
@@ -72,11 +72,6 @@ class WebhookProcess {
   /// Everything it logged so far.
   std::string log() const;
 
-  TempDir dir;
-  TestCa ca;
-  std::string ca_file = dir.file("ca.pem");
-  std::string cert_file = dir.file("tls.crt");
-  std::string key_file = dir.file("tls.key");
   std::string log_file = dir.file("server.log");
 
  private:
