@@ -10,6 +10,9 @@
 // confused with a new one on the same number. send(2) has MSG_NOSIGNAL: a peer that left
 // is an error, not SIGPIPE.
 //
+// A wait costs an epoll_ctl(2): Asio re-arms the descriptor for every async_wait (1.06 per
+// large review), less than the reads and copies saved; all syscalls 7.1 -> 6.6 per review.
+//
 // One operation at a time per stream, as the session does; every operation completes as if
 // posted, never inside its initiating call.
 #pragma once
