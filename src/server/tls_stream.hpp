@@ -69,7 +69,6 @@ class TlsStream {
 
   executor_type get_executor() noexcept { return socket_.get_executor(); }
   Socket& socket() noexcept { return socket_; }
-  SSL* native_handle() noexcept { return ssl_.get(); }
 
   /// void(error_code): the server side of the handshake.
   template <class Token>
@@ -90,12 +89,12 @@ class TlsStream {
         std::forward<Token>(token));
   }
 
-  /// void(error_code, std::size_t): several buffers (Beast's header and body) are gathered
-  /// into one write, so a small response is one record and one send.
+  /// void(error_code, std::size_t): a first buffer shorter than a record (Beast's header) is
+  /// gathered with what follows, so a small response is one record and one send.
   template <class ConstBufferSequence, class Token>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
     auto source = first_non_empty<boost::asio::const_buffer>(buffers);
-    if (boost::asio::buffer_size(buffers) > source.size()) {
+    if (source.size() < kGatherLimit && boost::asio::buffer_size(buffers) > source.size()) {
       write_scratch_.resize(std::min(boost::asio::buffer_size(buffers), kGatherLimit));
       const std::size_t n = boost::asio::buffer_copy(boost::asio::buffer(write_scratch_), buffers);
       source = boost::asio::buffer(write_scratch_.data(), n);
@@ -172,39 +171,32 @@ class TlsStream {
     Step(TlsStream& s, Attempt a) : stream(s), attempt(std::move(a)) {}
     TlsStream& stream;
     Attempt attempt;
-    bool waited = false;  // a wait completed: this is a continuation, complete directly
-    bool finished = false;
+    bool waited = false;    // a wait completed: this is a continuation, complete directly
+    bool finished = false;  // done at the first attempt, completing through a post
     boost::system::error_code ec;
     std::size_t bytes = 0;
 
     template <class Self>
     void operator()(Self& self, boost::system::error_code wait_error = {}) {
-      if (!finished && wait_error) {
-        finished = true;
+      if (finished) return complete(self);  // the post below
+      if (wait_error) {
         ec = wait_error;
+        return complete(self);
       }
-      if (!finished) {
-        stream.last_errno_ = 0;
-        const int result = attempt(bytes);
-        switch (stream.classify(result, ec)) {
-          case Want::Read:
-            waited = true;
-            stream.socket_.async_wait(Socket::wait_read, std::move(self));
-            return;
-          case Want::Write:
-            waited = true;
-            stream.socket_.async_wait(Socket::wait_write, std::move(self));
-            return;
-          case Want::Nothing:
-            finished = true;
-            if (!waited) {
-              // Done without waiting (read ahead, or an error): not inside the initiation.
-              boost::asio::post(stream.get_executor(), std::move(self));
-              return;
-            }
-        }
+      stream.last_errno_ = 0;
+      switch (stream.classify(attempt(bytes), ec)) {
+        case Want::Read:
+          waited = true;
+          return stream.socket_.async_wait(Socket::wait_read, std::move(self));
+        case Want::Write:
+          waited = true;
+          return stream.socket_.async_wait(Socket::wait_write, std::move(self));
+        case Want::Nothing: break;
       }
-      complete(self);
+      if (waited) return complete(self);
+      // Done without waiting (read ahead, or an error): not inside the initiation.
+      finished = true;
+      boost::asio::post(stream.get_executor(), std::move(self));
     }
 
     template <class Self>
