@@ -110,6 +110,28 @@ saturate() {
   echo "${r[rps]} ${r[p50_us]} ${r[p99_us]} ${r[p999_us]} $(( cpu_us / 10 )).$(( cpu_us % 10 ))"
 }
 
+# $conns processes of h2load --h1 -c1 on $4 URL with $5 body for the phase (after the warm-up),
+# $2 seconds apart (0: all at once), at $3 priority (rt: SCHED_RR 1, or normal), then the
+# rest as more h2load flags; waits for them all. Each writes its output to $1.K.out and its
+# per-request log (start µs, status, duration µs) to $1.K; their logs go together into $1,
+# and any answer but 200 fails the run.
+h2load_fleet() {
+  local log="$1" gap="$2" priority="$3" url="$4" body="$5"; shift 5
+  local k gens=() pre=()
+  [ "$priority" = normal ] || pre=(chrt -r 1)
+  for (( k = 0; k < conns; k++ )); do
+    "${pre[@]}" h2load --h1 -c 1 -t 1 -D "$phase" --warm-up-time "$warm" -H 'Content-Type: application/json' \
+      -d "$body" --log-file "$log.$k" "$@" "$url" >"$log.$k.out" 2>&1 &
+    gens+=("$!")
+    [ "$gap" = 0 ] || sleep "$gap"
+  done
+  for k in "${!gens[@]}"; do
+    wait "${gens[$k]}" || die "h2load failed on $url: $(tail -n 3 "$log.$k.out")"
+  done
+  for (( k = 0; k < conns; k++ )); do cat "$log.$k"; done >"$log"
+  awk '$2 != 200 { bad++ } END { exit bad > 0 }' "$log" || die "h2load on $url: non-200 answers"
+}
+
 # The fixed-rate phase's generator at saturation: $1 URL, $2 body file. The same $conns
 # h2load --h1 -c1 processes as fixed_rate, each sending its next request when the answer
 # comes, at normal priority as wrk. Prints the requests per second. This is the rate that
@@ -117,19 +139,9 @@ saturate() {
 # (about 100 us at a fixed rate against 35 to 50), so half of wrk's rate driven by h2load
 # keeps the two cores 80 to 90 % busy, and nginx misses the 1 ms there too (README).
 h2load_saturate() {
-  local url="$1" body="$2" k gens=() log="$tmp/h2sat-$RANDOM"
-  for (( k = 0; k < conns; k++ )); do
-    h2load --h1 -c 1 -t 1 -D "$phase" --warm-up-time "$warm" -H 'Content-Type: application/json' -d "$body" \
-      "$url" >"$log.$k.out" 2>&1 &
-    gens+=("$!")
-  done
-  for k in "${!gens[@]}"; do
-    wait "${gens[$k]}" || die "h2load failed on $url: $(tail -n 3 "$log.$k.out")"
-  done
-  # "status codes: N 2xx, N 3xx, N 4xx, N 5xx", and "finished in 15.00s, 1442.25 req/s, ..."
-  grep -h '^status codes:' "$log".*.out | awk '{ if ($5 + $7 + $9 > 0) bad = 1 } END { exit bad }' ||
-    die "h2load on $url: non-2xx answers"
-  grep -h '^finished in' "$log".*.out | awk '{ rps += $4 } END { if (rps == 0) exit 1; printf "%.0f\n", rps }' ||
+  local url="$1" body="$2" log="$tmp/h2sat-$RANDOM"
+  h2load_fleet "$log" 0 normal "$url" "$body"
+  awk -v secs="$phase" 'END { if (NR == 0) exit 1; printf "%.0f\n", NR / secs }' "$log" ||
     die "h2load on $url: no requests done"
 }
 
@@ -152,30 +164,21 @@ fixed_rate() {
   local url="$1" body="$2" rate="$3"; shift 3
   local per_client=$(( (rate + conns - 1) / conns ))
   [ "$per_client" -ge 1 ] || per_client=1
-  local log="$tmp/h2load-$RANDOM.log" gen=()
+  local log="$tmp/h2load-$RANDOM.log" priority=normal
   if [ "$rt" = 1 ]; then
     set_sched -r 1 "$@"
-    gen=(chrt -r 1)
+    priority=rt
   fi
   # One h2load per connection, started one after another: one h2load's clients all send at
   # the same instants, so 16 connections would arrive as bursts of 16 requests and the last of
   # each burst would wait for the other 15. Separate processes send on their own clocks,
   # spread over the interval, as an API server's admission calls come (one per pod created).
-  local k gens=() stat0 stat1
+  local stat0 stat1
   stat0="$(grep '^cpu ' /proc/stat)"
-  for (( k = 0; k < conns; k++ )); do
-    "${gen[@]}" h2load --h1 -c 1 -t 1 --rps "$per_client" -D "$phase" --warm-up-time "$warm" \
-      -H 'Content-Type: application/json' -d "$body" --log-file "$log.$k" "$url" >"$log.$k.out" 2>&1 &
-    gens+=("$!")
-    sleep "$(awk -v r="$rate" 'BEGIN { printf "%.6f", 1 / r }')"
-  done
-  for k in "${!gens[@]}"; do
-    wait "${gens[$k]}" || die "h2load failed on $url: $(tail -n 3 "$log.$k.out")"
-  done
+  h2load_fleet "$log" "$(awk -v r="$rate" 'BEGIN { printf "%.6f", 1 / r }')" "$priority" "$url" "$body" \
+    --rps "$per_client"
   stat1="$(grep '^cpu ' /proc/stat)"
   [ "$rt" = 0 ] || set_sched -o 0 "$@"
-  for (( k = 0; k < conns; k++ )); do cat "$log.$k"; done >"$log"
-  awk '$2 != 200 { bad++ } END { exit bad > 0 }' "$log" || die "h2load on $url: non-200 answers"
   # Every phase, nginx's too, must have negotiated what the first did: same protocol, suite, key.
   local tls
   tls="$(sed -n 's/^\(TLS Protocol\|Cipher\|Server Temp Key\): //p' "$log.0.out" | paste -sd' ')"
