@@ -206,6 +206,10 @@ struct Client::Impl {
     tcp_layer.expires_after(options.connect_timeout);
     auto [cec, endpoint] = co_await tcp_layer.async_connect(endpoints, use_nothrow_awaitable);
     if (cec) co_return std::pair{nullptr, io_error("connect " + host_header, cec)};
+    // A request leaves in as few writes as Beast makes; Nagle would hold the last of them
+    // for the API server's delayed ACK. client-go turns it off too (Go's default).
+    boost::system::error_code nec;
+    tcp_layer.socket().set_option(tcp::no_delay(true), nec);
     // SNI only for names: RFC 6066 forbids IP literals in server_name.
     if (!is_ip_address(verify_name)) {
       SSL_ctrl(conn->stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,

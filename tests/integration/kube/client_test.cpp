@@ -1,5 +1,7 @@
 // kube::Client and the cluster configuration loaders against the fake API server over TLS.
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,6 +12,7 @@
 #include "avw/kube/client.hpp"
 #include "avw/kube/config.hpp"
 #include "harness.hpp"
+#include "support/net/socket_options.hpp"
 
 using Catch::Matchers::Contains;
 using avw::kube::Client;
@@ -46,6 +49,20 @@ TEST_CASE("plain requests reuse one keep-alive connection", "[kube][client]") {
   CHECK(r.status == 200);
   CHECK(api.requests("/api/v1/limitranges") == 5);
   CHECK(api.connections() == 1);
+}
+
+TEST_CASE("connections to the API server have Nagle's algorithm off", "[kube][client]") {
+  FakeApiServer api;
+  boost::asio::io_context context;
+  Client client(context, avw::test::config_for(api));
+  auto run = [&]() -> boost::asio::awaitable<std::vector<bool>> {
+    const Response r = co_await client.request({"GET", "/api/v1/limitranges?limit=500", {}, "application/json"});
+    if (r.status != 200) throw std::runtime_error("status " + std::to_string(r.status));
+    co_return avw::test::tcp_no_delay_of_sockets(0, api.port());  // the idle keep-alive connection
+  };
+  auto result = boost::asio::co_spawn(context, run(), boost::asio::use_future);
+  context.run();
+  CHECK(result.get() == std::vector<bool>{true});
 }
 
 TEST_CASE("error answers keep their status and Status message", "[kube][client]") {
