@@ -13,10 +13,12 @@
 // copied first, for the parser's padding. simdjson and RapidJSON stay in the .cpp.
 #pragma once
 
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "avw/core/resources.hpp"
@@ -95,26 +97,44 @@ class PaddedBody {
   std::string_view bytes_;
 };
 
-/// A request body as the server receives it: appended piece by piece, always followed by
-/// kReviewPadding zero bytes, so it is decoded without a copy. Keeps its capacity on clear().
+/// A request body as the server receives it: appended piece by piece or read into place,
+/// always followed by kReviewPadding zero bytes, so it is decoded without a copy. Keeps its
+/// capacity on clear(). Its storage is not zero-filled first: a body read straight from the
+/// socket is written once.
 class ReviewBuffer {
  public:
-  void reserve(std::size_t body_size) { bytes_.reserve(body_size + kReviewPadding); }
-  void append(const char* data, std::size_t n) {
-    bytes_.resize(size());  // drops the padding; shrinking writes nothing
-    bytes_.append(data, n);
-    bytes_.append(kReviewPadding, '\0');
+  ReviewBuffer() = default;
+  ReviewBuffer(ReviewBuffer&& other) noexcept { *this = std::move(other); }
+  ReviewBuffer& operator=(ReviewBuffer&& other) noexcept {
+    data_ = std::move(other.data_);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+    return *this;
   }
-  void clear() { bytes_.clear(); }
-  /// Frees the storage (a move from an empty string would keep it in libstdc++).
-  void release() { std::string().swap(bytes_); }
-  std::size_t size() const { return bytes_.empty() ? 0 : bytes_.size() - kReviewPadding; }
-  std::size_t capacity() const { return bytes_.capacity(); }
-  std::string_view view() const { return std::string_view(bytes_).substr(0, size()); }
-  PaddedBody padded() const { return bytes_.empty() ? PaddedBody() : PaddedBody(view()); }
+
+  /// Room for a body of `body_size` bytes, so that appending up to it allocates nothing.
+  void reserve(std::size_t body_size);
+  void append(const char* data, std::size_t n) {
+    if (n > 0) std::memcpy(extend(n), data, n);
+  }
+  /// Grows the body by `n` bytes that the caller then writes (their values are unspecified
+  /// until then), and returns where they start. truncate() takes back what it did not write.
+  char* extend(std::size_t n);
+  /// Shortens the body to `size` bytes (at most size()).
+  void truncate(std::size_t size);
+  void clear() { truncate(0); }
+  /// Frees the storage.
+  void release() { *this = ReviewBuffer(); }
+  std::size_t size() const { return size_; }
+  std::size_t capacity() const { return capacity_; }
+  std::string_view view() const { return {data_.get(), size_}; }
+  PaddedBody padded() const { return data_ ? PaddedBody(view()) : PaddedBody(); }
 
  private:
-  std::string bytes_;  // empty, or the body then kReviewPadding zeros
+  void grow(std::size_t body_capacity);
+  std::unique_ptr<char[]> data_;  // null, or size_ bytes of body then kReviewPadding zeros
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;  // of body bytes; the padding comes on top
 };
 
 /// Decodes an AdmissionReview body. Throws DecodeError with a clear message when the body is

@@ -16,6 +16,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -449,6 +450,42 @@ TEST_CASE("pipelined reviews sent in one write are all answered in order", "[ser
     CHECK(json_has(r->body, "/response/patch"));
     CHECK(r->body.find("\"uid\":\"" + std::to_string(i) + "-") != std::string::npos);
   }
+}
+
+// A body framed by Content-Length is read from TLS straight into its buffer: what came with
+// the header goes through the parser, the rest is read in place, over as many reads as it
+// takes, and a next request sent right behind it is left for its own turn.
+TEST_CASE("a review whose body comes in pieces is answered as the whole one is", "[server][tls]") {
+  Harness h;
+  require_ready(h);
+  const std::string big =
+      replaced(kpo_review(), "\"labels\": {", "\"annotations\": {\"big\": \"" + std::string(40 * 1024, 'A') + "\"}, \"labels\": {");
+  const std::string small = replaced(kpo_review(), "\"uid\": \"", "\"uid\": \"second-");
+  auto client = h.client();
+  const std::string want_big = client.request("POST", "/mutate", big).body;
+  const std::string want_small = client.request("POST", "/mutate", small).body;
+
+  const std::string requests = post_head(big.size()) + big + post_head(small.size()) + small;
+  const std::size_t body_at = post_head(big.size()).size();
+  // Cuts: inside the first body's start, mid-body twice, a byte before its end, and inside
+  // the second request's header.
+  const std::size_t cuts[] = {body_at + 100, body_at + 16 * 1024, body_at + 30 * 1024, body_at + big.size() - 1,
+                              body_at + big.size() + 20, requests.size()};
+  RawTls tls(h.port(), h.ca_file);
+  REQUIRE(tls.handshake());
+  std::size_t at = 0;
+  for (const std::size_t cut : cuts) {
+    REQUIRE(tls.send(std::string_view(requests).substr(at, cut - at)));
+    at = cut;
+    std::this_thread::sleep_for(20ms);  // each piece is read on its own
+  }
+  const auto first = tls.read_response(3s);
+  REQUIRE(first);
+  CHECK(first->status == 200);
+  CHECK(first->body == want_big);
+  const auto second = tls.read_response(3s);
+  REQUIRE(second);
+  CHECK(second->body == want_small);
 }
 
 // The server writes to the socket itself: a write to a peer that has gone must fail with an

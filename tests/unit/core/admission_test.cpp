@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -302,6 +303,32 @@ TEST_CASE("a review buffer holds the body with zeros after it, however it arrive
   b.release();
   CHECK(b.capacity() < 100);
   CHECK(ReviewBuffer().padded().bytes().empty());
+}
+
+TEST_CASE("a review buffer read into place keeps only what was written, padded", "[admission]") {
+  const std::string body = fixture("kpo-pod");
+  ReviewBuffer b;
+  b.reserve(body.size());
+  const std::size_t capacity = b.capacity();
+  b.append(body.data(), 10);
+  // A read asked for the rest and got part of it, then the rest.
+  char* at = b.extend(body.size() - 10);
+  std::memcpy(at, body.data() + 10, 1000);
+  b.truncate(10 + 1000);
+  CHECK(b.view() == std::string_view(body).substr(0, 1010));
+  at = b.extend(body.size() - 1010);
+  std::memcpy(at, body.data() + 1010, body.size() - 1010);
+  CHECK(b.view() == body);
+  CHECK(b.capacity() == capacity);  // reserved: no reallocation on the way
+  const PaddedBody padded = b.padded();
+  CHECK(std::all_of(padded.bytes().end(), padded.bytes().end() + kReviewPadding, [](char c) { return c == '\0'; }));
+  CHECK(ParsedReview(padded).request().pod.labels.get("task_id") == "load");
+  b.truncate(2 * body.size());  // never longer
+  CHECK(b.size() == body.size());
+  ReviewBuffer moved = std::move(b);
+  CHECK(moved.view() == body);
+  CHECK(b.size() == 0);
+  CHECK(b.padded().bytes().empty());
 }
 
 TEST_CASE("a padded body decodes as the same bytes in a string do, errors included", "[admission]") {
