@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -527,16 +528,45 @@ ParsedReview::~ParsedReview() = default;
 ParsedReview::ParsedReview(ParsedReview&&) noexcept = default;
 ParsedReview& ParsedReview::operator=(ParsedReview&&) noexcept = default;
 
+namespace {
+// Eight bytes at a time: the index of the first that JSON must escape (a control character,
+// '"' or '\\'), or 8. The usual SWAR tests; a byte's high bit set (UTF-8) never counts.
+static_assert(std::endian::native == std::endian::little, "the first byte of a loaded word is its lowest");
+std::size_t first_to_escape(std::uint64_t word) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  auto zero_byte = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const std::uint64_t control = (word - 0x20 * kOnes) & ~word & kHigh;
+  const std::uint64_t hit = control | zero_byte(word ^ ('"' * kOnes)) | zero_byte(word ^ ('\\' * kOnes));
+  // The subtraction's borrows can mark a byte above a real hit, never one below it: the
+  // lowest mark is exact.
+  return hit == 0 ? 8 : static_cast<std::size_t>(std::countr_zero(hit)) / 8;
+}
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   // Runs of characters that need no escape are appended whole; nearly every string is one run.
   std::size_t run = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (i + 8 <= text.size()) {
+      std::uint64_t word;
+      std::memcpy(&word, text.data() + i, 8);
+      const std::size_t at = first_to_escape(word);
+      i += at;
+      if (at == 8) continue;
+    } else {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') {
+        ++i;
+        continue;
+      }
+    }
     const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(text.data() + run, i - run);
-    run = i + 1;
+    run = ++i;
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
@@ -590,27 +620,31 @@ std::string patch_to_json(const std::vector<PatchOp>& patch) {
 
 namespace {
 void append_base64(std::string& out, std::string_view data) {
-  out.reserve(out.size() + (data.size() + 2) / 3 * 4);
+  const std::size_t start = out.size();
+  out.resize(start + (data.size() + 2) / 3 * 4);  // written once below: the zeros are cheap next to append per group
+  char* to = out.data() + start;
   auto byte = [&](std::size_t i) { return std::uint32_t{static_cast<unsigned char>(data[i])}; };
   std::size_t i = 0;
   for (; i + 3 <= data.size(); i += 3) {
     const std::uint32_t group = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    const char quad[4] = {base64_char(group, 18), base64_char(group, 12), base64_char(group, 6),
-                          base64_char(group, 0)};
-    out.append(quad, 4);
+    *to++ = base64_char(group, 18);
+    *to++ = base64_char(group, 12);
+    *to++ = base64_char(group, 6);
+    *to++ = base64_char(group, 0);
   }
   const std::size_t rest = data.size() - i;
   if (rest == 1) {
     const std::uint32_t group = byte(i) << 16;
-    out += base64_char(group, 18);
-    out += base64_char(group, 12);
-    out += "==";
+    *to++ = base64_char(group, 18);
+    *to++ = base64_char(group, 12);
+    *to++ = '=';
+    *to++ = '=';
   } else if (rest == 2) {
     const std::uint32_t group = byte(i) << 16 | byte(i + 1) << 8;
-    out += base64_char(group, 18);
-    out += base64_char(group, 12);
-    out += base64_char(group, 6);
-    out += '=';
+    *to++ = base64_char(group, 18);
+    *to++ = base64_char(group, 12);
+    *to++ = base64_char(group, 6);
+    *to++ = '=';
   }
 }
 }  // namespace
