@@ -126,7 +126,8 @@ struct Text {
   void append(std::string_view s) {
     for (char c : s) data[size++] = c;
   }
-  void append(UInt128 v) {
+  template <class Unsigned>
+  void append_number(Unsigned v) {
     std::array<char, 40> digits{};
     std::size_t n = 0;
     do {
@@ -138,11 +139,46 @@ struct Text {
   void append_exponent(int exp) {
     append("e");
     if (exp < 0) append("-");
-    append(static_cast<UInt128>(exp < 0 ? -exp : exp));
+    append_number(static_cast<unsigned>(exp < 0 ? -exp : exp));
   }
 };
 
-// apimachinery's CanonicalizeBytes: the largest suffix that keeps an integer mantissa.
+// apimachinery's CanonicalizeBytes: the largest suffix that keeps an integer mantissa. In the
+// narrowest type that holds the magnitude: 128-bit division is a library call, and nearly
+// every quantity fits in 64 bits.
+template <class Unsigned>
+void append_canonical(Text& out, Unsigned mantissa, Quantity::Format format) {
+  constexpr auto kUnit = static_cast<Unsigned>(kNanosPerUnit);
+  // BinarySI below 1Ki or with a fraction of a unit is written as DecimalSI, like the API server.
+  if (format == Quantity::Format::BinarySI && mantissa >= 1024 * kUnit && mantissa % kUnit == 0) {
+    mantissa /= kUnit;
+    std::size_t power = 0;
+    for (; power + 1 < kBinarySuffixes.size() && mantissa % 1024 == 0; ++power) mantissa /= 1024;
+    out.append_number(mantissa);
+    out.append(kBinarySuffixes[power]);
+    return;
+  }
+  int exp = -9;
+  for (; mantissa % 10 == 0; ++exp) mantissa /= 10;
+  // Restores at most two of the stripped zeros: no overflow in 128 bits, maybe in 64.
+  int zeros = 0;
+  for (; exp % 3 != 0; --exp) ++zeros;
+  if (mantissa <= std::numeric_limits<Unsigned>::max() / 100) {
+    for (; zeros > 0; --zeros) mantissa *= 10;
+    out.append_number(mantissa);
+  } else {
+    UInt128 wide = mantissa;
+    for (; zeros > 0; --zeros) wide *= 10;
+    out.append_number(wide);
+  }
+  // DecimalSI has no suffix past E (10^18); apimachinery then falls back to an exponent.
+  if (format != Quantity::Format::DecimalExponent && exp <= 18) {
+    out.append(kDecimalSuffixes[static_cast<std::size_t>((exp + 9) / 3)]);
+  } else if (exp != 0) {
+    out.append_exponent(exp);
+  }
+}
+
 Text canonical(Int128 nanos, Quantity::Format format) {
   Text out;
   if (nanos == 0) {
@@ -150,26 +186,11 @@ Text canonical(Int128 nanos, Quantity::Format format) {
     return out;
   }
   if (nanos < 0) out.append("-");
-  UInt128 mantissa = magnitude(nanos);
-  constexpr auto kUnit = static_cast<UInt128>(kNanosPerUnit);
-  // BinarySI below 1Ki or with a fraction of a unit is written as DecimalSI, like the API server.
-  if (format == Quantity::Format::BinarySI && mantissa >= 1024 * kUnit && mantissa % kUnit == 0) {
-    mantissa /= kUnit;
-    std::size_t power = 0;
-    for (; power + 1 < kBinarySuffixes.size() && mantissa % 1024 == 0; ++power) mantissa /= 1024;
-    out.append(mantissa);
-    out.append(kBinarySuffixes[power]);
-    return out;
-  }
-  int exp = -9;
-  for (; mantissa % 10 == 0; ++exp) mantissa /= 10;
-  for (; exp % 3 != 0; --exp) mantissa *= 10;  // cannot overflow: it only restores stripped zeros
-  out.append(mantissa);
-  // DecimalSI has no suffix past E (10^18); apimachinery then falls back to an exponent.
-  if (format != Quantity::Format::DecimalExponent && exp <= 18) {
-    out.append(kDecimalSuffixes[static_cast<std::size_t>((exp + 9) / 3)]);
-  } else if (exp != 0) {
-    out.append_exponent(exp);
+  const UInt128 mantissa = magnitude(nanos);
+  if (mantissa <= std::numeric_limits<std::uint64_t>::max()) {
+    append_canonical(out, static_cast<std::uint64_t>(mantissa), format);
+  } else {
+    append_canonical(out, mantissa, format);
   }
   return out;
 }
