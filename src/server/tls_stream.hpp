@@ -12,6 +12,8 @@
 //
 // A wait costs an epoll_ctl(2): Asio re-arms the descriptor for every async_wait (1.06 per
 // large review), less than the reads and copies saved; all syscalls 7.1 -> 6.6 per review.
+// After a short recv (the socket had no more) a read with nothing in OpenSSL's buffer waits
+// before it reads instead of finding EAGAIN first: recv 2.37 -> 1.21, all 6.2 -> 5.3.
 //
 // One operation at a time per stream, as the session does; every operation completes as if
 // posted, never inside its initiating call.
@@ -82,7 +84,7 @@ class TlsStream {
   template <class MutableBufferSequence, class Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
     const auto target = first_non_empty<boost::asio::mutable_buffer>(buffers);
-    return async_step<true>(
+    return async_step<true, true>(
         [this, target](std::size_t& n) {
           return target.size() == 0 ? 1 : SSL_read_ex(ssl_.get(), target.data(), target.size(), &n);
         },
@@ -166,7 +168,7 @@ class TlsStream {
 
   // Retries `attempt` (an OpenSSL call: 1 done, else see SSL_get_error) whenever the socket
   // becomes ready for what it wants.
-  template <bool WithBytes, class Attempt>
+  template <bool WithBytes, bool Reads, class Attempt>
   struct Step {
     Step(TlsStream& s, Attempt a) : stream(s), attempt(std::move(a)) {}
     TlsStream& stream;
@@ -182,6 +184,17 @@ class TlsStream {
       if (wait_error) {
         ec = wait_error;
         return complete(self);
+      }
+      if constexpr (Reads) {
+        // The last recv came back short, so the socket had nothing more then; if OpenSSL
+        // holds nothing either, a read would only find EAGAIN: wait first. Safe with
+        // Asio's edge-triggered epoll because async_wait re-arms the descriptor
+        // (EPOLL_CTL_MOD), which reports data that came since.
+        if (!waited && stream.drained_ && SSL_has_pending(stream.ssl_.get()) == 0) {
+          stream.drained_ = false;
+          waited = true;
+          return stream.socket_.async_wait(Socket::wait_read, std::move(self));
+        }
       }
       stream.last_errno_ = 0;
       switch (stream.classify(attempt(bytes), ec)) {
@@ -209,11 +222,11 @@ class TlsStream {
     }
   };
 
-  template <bool WithBytes, class Attempt, class Token>
+  template <bool WithBytes, bool Reads = false, class Attempt, class Token>
   auto async_step(Attempt attempt, Token&& token) {
     using Signature = std::conditional_t<WithBytes, void(boost::system::error_code, std::size_t),
                                          void(boost::system::error_code)>;
-    return boost::asio::async_compose<Token, Signature>(Step<WithBytes, Attempt>(*this, std::move(attempt)), token,
+    return boost::asio::async_compose<Token, Signature>(Step<WithBytes, Reads, Attempt>(*this, std::move(attempt)), token,
                                                         socket_);
   }
 
@@ -225,6 +238,7 @@ class TlsStream {
     TlsStream& self = of(bio);
     BIO_clear_retry_flags(bio);
     const ssize_t n = ::recv(self.socket_.native_handle(), out, static_cast<std::size_t>(size), MSG_DONTWAIT);
+    self.drained_ = n > 0 && n < size;  // a stream socket reads short only when it has no more
     if (n >= 0) return static_cast<int>(n);  // 0: the peer closed
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
       BIO_set_retry_read(bio);
@@ -266,6 +280,7 @@ class TlsStream {
   std::unique_ptr<SSL, SslFree> ssl_;
   std::string write_scratch_;
   int last_errno_ = 0;  // errno of the BIO's last failed recv or send
+  bool drained_ = false;  // the last recv read less than it asked for
 };
 
 }  // namespace avw::server
