@@ -80,25 +80,10 @@ std::string_view type_name(const Value& v) {
 // Only called on a value checked to be a string.
 std::string_view view_of(const Value& v) { return v.get_string().value_unsafe(); }
 
-// Go's encoding/json (and so the API server) keeps the last of duplicated keys; doing the
-// same means the webhook reads exactly what the API server would. `object` is an object.
-Found member(const Value& object, std::string_view name) {
-  Found found;
-  const simdjson::dom::object fields = object.get_object().value_unsafe();
-  for (const auto field : fields) {
-    if (field.key == name) found = field.value;
-  }
-  return found;
-}
-
-// A member that is absent or null counts as absent, as it does for Go's decoder.
-Found present_member(const Value& object, std::string_view name) {
-  Found v = member(object, name);
-  return v && !v->is_null() ? v : std::nullopt;
-}
-
-// present_member for each of `names`, in one pass over the object instead of one each (a
-// pod's objects have tens of members). `object` is an object.
+// The members `names` of `object` (an object), found in one pass over it (a pod's objects
+// have tens of members). As for Go's encoding/json, and so the API server: the last of
+// duplicated keys wins, and a null member counts as absent. The webhook reads exactly what
+// the API server would.
 template <std::size_t N>
 std::array<Found, N> present_members(const Value& object, const std::array<std::string_view, N>& names) {
   std::array<Found, N> found;
@@ -106,7 +91,7 @@ std::array<Found, N> present_members(const Value& object, const std::array<std::
   for (const auto field : fields) {
     for (std::size_t i = 0; i < N; ++i) {
       if (field.key == names[i]) {
-        found[i] = field.value;  // the last of duplicates wins
+        found[i] = field.value;
         break;
       }
     }
@@ -294,8 +279,12 @@ bool pod_string_map(const Found& v, LabelSet& out, bool* present) {
 
 // Reads cpu and memory of a requests or limits map. Other resources are not ours.
 void read_resource_list(const Value& list, ResourceValues& out, bool& invalid) {
-  static_assert(kResources.size() == 2 && kResources[0] == Resource::Cpu && kResources[1] == Resource::Memory);
-  const auto found = present_members<2>(list, {"cpu", "memory"});
+  static constexpr auto kNames = [] {
+    std::array<std::string_view, kResources.size()> names;
+    for (std::size_t i = 0; i < names.size(); ++i) names[i] = to_string(kResources[i]);
+    return names;
+  }();
+  const auto found = present_members(list, kNames);
   for (std::size_t i = 0; i < kResources.size(); ++i) {
     const Resource r = kResources[i];
     const Found& v = found[i];
@@ -356,7 +345,7 @@ bool decode_pod(const Value& object, Pod& pod) {
 
   if (!spec) return true;
   if (!spec->is_object()) return false;
-  const Found containers = present_member(*spec, "containers");
+  const auto [containers] = present_members<1>(*spec, {"containers"});
   if (!containers) return true;
   if (!containers->is_array()) return false;
   const auto entries = containers->get_array().value_unsafe();
