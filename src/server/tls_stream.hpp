@@ -91,21 +91,49 @@ class TlsStream {
         std::forward<Token>(token));
   }
 
-  /// void(error_code, std::size_t): a first buffer shorter than a record (Beast's header) is
-  /// gathered with what follows, so a small response is one record and one send.
+  /// void(error_code, std::size_t): at least one byte of the first non-empty buffer. The
+  /// server writes a response as one buffer (its head and body together), so a small one is
+  /// one record and one send.
   template <class ConstBufferSequence, class Token>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
-    auto source = first_non_empty<boost::asio::const_buffer>(buffers);
-    if (source.size() < kGatherLimit && boost::asio::buffer_size(buffers) > source.size()) {
-      write_scratch_.resize(std::min(boost::asio::buffer_size(buffers), kGatherLimit));
-      const std::size_t n = boost::asio::buffer_copy(boost::asio::buffer(write_scratch_), buffers);
-      source = boost::asio::buffer(write_scratch_.data(), n);
-    }
+    const auto source = first_non_empty<boost::asio::const_buffer>(buffers);
     return async_step<true>(
         [this, source](std::size_t& n) {
           return source.size() == 0 ? 1 : SSL_write_ex(ssl_.get(), source.data(), source.size(), &n);
         },
         std::forward<Token>(token));
+  }
+
+  /// Reads what is there without waiting: plaintext already decrypted, or what one recv
+  /// brings. boost::asio::error::would_block when nothing is (then async_read_some waits for
+  /// it), so a session reads a body that has arrived without a trip through the event loop.
+  /// Not while an operation is in progress.
+  std::size_t try_read_some(boost::asio::mutable_buffer target, boost::system::error_code& ec) {
+    if (target.size() == 0) {
+      ec = {};
+      return 0;
+    }
+    if (drained_ && SSL_has_pending(ssl_.get()) == 0) {
+      ec = boost::asio::error::would_block;  // the socket had nothing at the last look
+      return 0;
+    }
+    std::size_t n = 0;
+    last_errno_ = 0;
+    const int result = SSL_read_ex(ssl_.get(), target.data(), target.size(), &n);
+    return tried(result, n, ec);
+  }
+
+  /// Writes what the socket takes without waiting (at least a record, or would_block).
+  /// Not while an operation is in progress.
+  std::size_t try_write_some(boost::asio::const_buffer source, boost::system::error_code& ec) {
+    if (source.size() == 0) {
+      ec = {};
+      return 0;
+    }
+    std::size_t n = 0;
+    last_errno_ = 0;
+    const int result = SSL_write_ex(ssl_.get(), source.data(), source.size(), &n);
+    return tried(result, n, ec);
   }
 
   /// void(error_code): sends close_notify and waits for the peer's.
@@ -121,7 +149,6 @@ class TlsStream {
 
  private:
   static constexpr int kReadAhead = 64 * 1024;
-  static constexpr std::size_t kGatherLimit = 16 * 1024;  // one record; what a connection keeps
 
   struct SslFree {
     void operator()(SSL* s) const { SSL_free(s); }
@@ -164,6 +191,12 @@ class TlsStream {
     }
     ERR_clear_error();  // the next call's SSL_get_error must see only its own errors
     return Want::Nothing;
+  }
+
+  // The outcome of a try_ call: its bytes, or an error (would_block for a retry).
+  std::size_t tried(int result, std::size_t n, boost::system::error_code& ec) {
+    if (classify(result, ec) != Want::Nothing) ec = boost::asio::error::would_block;
+    return ec ? 0 : n;
   }
 
   // Retries `attempt` (an OpenSSL call: 1 done, else see SSL_get_error) whenever the socket
@@ -238,7 +271,8 @@ class TlsStream {
     TlsStream& self = of(bio);
     BIO_clear_retry_flags(bio);
     const ssize_t n = ::recv(self.socket_.native_handle(), out, static_cast<std::size_t>(size), MSG_DONTWAIT);
-    self.drained_ = n > 0 && n < size;  // a stream socket reads short only when it has no more
+    // A stream socket reads short, or finds nothing, only when it has no more.
+    self.drained_ = n < 0 ? (errno == EAGAIN || errno == EWOULDBLOCK) : (n > 0 && n < size);
     if (n >= 0) return static_cast<int>(n);  // 0: the peer closed
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
       BIO_set_retry_read(bio);
@@ -278,9 +312,8 @@ class TlsStream {
 
   Socket socket_;
   std::unique_ptr<SSL, SslFree> ssl_;
-  std::string write_scratch_;
   int last_errno_ = 0;  // errno of the BIO's last failed recv or send
-  bool drained_ = false;  // the last recv read less than it asked for
+  bool drained_ = false;  // the last recv read less than it asked for, or nothing
 };
 
 }  // namespace avw::server

@@ -12,6 +12,7 @@
 #include "avw/source/file_source.hpp"
 #include "harness.hpp"
 #include "support/json_patch.hpp"
+#include "support/net/raw_socket.hpp"
 #include "support/net/socket_options.hpp"
 
 using namespace avw;
@@ -131,6 +132,84 @@ TEST_CASE("bad requests get a clear JSON error and the connection stays usable",
   CHECK(r.keep_alive);
   CHECK(client.request("GET", "/healthz").status == 200);
   CHECK(h.metric("avw_http_errors_total{status=\"" + std::to_string(row.status) + "\"}") == 1.0);
+}
+
+TEST_CASE("responses carry the head HTTP asks for: 100 Continue, Content-Length, keep-alive by version",
+          "[server]") {
+  Harness h;
+  REQUIRE(eventually([&] { return h.client().request("GET", "/readyz").status == 200; }));
+  const std::string review = kpo_review();
+  const std::string expected = expected_response(review, core::Mode::Enforce);
+  // Reads one whole response as bytes: its head up to the blank line and a Content-Length body.
+  auto read_raw = [](RawTls& tls, std::string& pending) {
+    for (;;) {
+      const auto end = pending.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        const std::string head = pending.substr(0, end + 4);
+        const auto at = head.find("Content-Length: ");
+        const std::size_t length = at == std::string::npos ? 0 : std::stoul(head.substr(at + 16));
+        if (pending.size() >= end + 4 + length) {
+          std::string whole = pending.substr(0, end + 4 + length);
+          pending.erase(0, whole.size());
+          return whole;
+        }
+      }
+      if (tls.receive(pending, std::chrono::seconds(5)) != ReadStatus::Data) return std::string("(closed) ") + pending;
+    }
+  };
+  auto post = [&](std::string_view version, std::string_view extra) {
+    return "POST /mutate?timeout=10s " + std::string(version) +
+           "\r\nHost: localhost\r\nContent-Type: application/json\r\n" + std::string(extra) +
+           "Content-Length: " + std::to_string(review.size()) + "\r\n\r\n";
+  };
+  const std::string ok_head = "Content-Type: application/json\r\nContent-Length: " +
+                              std::to_string(expected.size());
+
+  SECTION("HTTP/1.1 with Expect: 100-continue gets 100 Continue before it sends the body") {
+    RawTls tls(h.port(), h.ca_file);
+    REQUIRE(tls.handshake());
+    REQUIRE(tls.send(post("HTTP/1.1", "Expect: 100-continue\r\n")));
+    std::string pending;
+    while (pending.size() < 25 && tls.receive(pending, std::chrono::seconds(5)) == ReadStatus::Data) {
+    }
+    REQUIRE(pending == "HTTP/1.1 100 Continue\r\n\r\n");
+    pending.clear();
+    REQUIRE(tls.send(review));
+    CHECK(read_raw(tls, pending) == "HTTP/1.1 200 OK\r\n" + ok_head + "\r\n\r\n" + expected);
+    // Kept alive (no Connection field): a second request on it is answered the same.
+    REQUIRE(tls.send(post("HTTP/1.1", "") + review));
+    CHECK(read_raw(tls, pending) == "HTTP/1.1 200 OK\r\n" + ok_head + "\r\n\r\n" + expected);
+  }
+  SECTION("HTTP/1.1 with Connection: close is told so, and closed") {
+    RawTls tls(h.port(), h.ca_file);
+    REQUIRE(tls.handshake());
+    REQUIRE(tls.send(post("HTTP/1.1", "Connection: close\r\n") + review));
+    std::string pending;
+    CHECK(read_raw(tls, pending) == "HTTP/1.1 200 OK\r\n" + ok_head + "\r\nConnection: close\r\n\r\n" + expected);
+    CHECK(tls.wait_closed(std::chrono::seconds(5)));
+  }
+  SECTION("HTTP/1.0 is answered in 1.0, kept alive only when it asks") {
+    RawTls tls(h.port(), h.ca_file);
+    REQUIRE(tls.handshake());
+    REQUIRE(tls.send(post("HTTP/1.0", "Connection: keep-alive\r\n") + review));
+    std::string pending;
+    CHECK(read_raw(tls, pending) ==
+          "HTTP/1.0 200 OK\r\n" + ok_head + "\r\nConnection: keep-alive\r\n\r\n" + expected);
+    REQUIRE(tls.send(post("HTTP/1.0", "") + review));
+    CHECK(read_raw(tls, pending) == "HTTP/1.0 200 OK\r\n" + ok_head + "\r\n\r\n" + expected);
+    CHECK(tls.wait_closed(std::chrono::seconds(5)));
+  }
+  SECTION("a 405 names the methods it allows") {
+    RawTls tls(h.port(), h.ca_file);
+    REQUIRE(tls.handshake());
+    REQUIRE(tls.send("GET /mutate HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+    std::string pending;
+    const std::string r = read_raw(tls, pending);
+    const std::string body = r.substr(r.find("\r\n\r\n") + 4);
+    CHECK(r == "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nAllow: POST\r\n"
+               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    CHECK(json_at(body, "/error").find("use POST") != std::string::npos);
+  }
 }
 
 TEST_CASE("json with a charset parameter is accepted", "[server]") {
