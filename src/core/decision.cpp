@@ -51,11 +51,23 @@ std::string summarize(const std::vector<ContainerPlan>& plans) {
   return out;
 }
 
-std::string pointer(std::string_view prefix, std::initializer_list<std::string_view> tokens) {
-  std::string path(prefix);
-  for (std::string_view t : tokens) {
-    path += '/';
-    append_json_pointer_token(path, t);
+// `prefix` and then each token as one more reference token, except that a token may come in
+// pieces (`joined`: appended to the one before, for the annotation prefix and its name):
+// escaping is per character, so the pieces escape as their concatenation would. One
+// allocation for the path, the room for it reserved up front.
+struct Token {
+  std::string_view text;
+  bool joined = false;
+};
+std::string pointer(std::string_view prefix, std::initializer_list<Token> tokens) {
+  std::size_t size = prefix.size();
+  for (const Token& t : tokens) size += 1 + t.text.size();
+  std::string path;
+  path.reserve(size + 8);  // and a few escapes
+  path += prefix;
+  for (const Token& t : tokens) {
+    if (!t.joined) path += '/';
+    append_json_pointer_token(path, t.text);
   }
   return path;
 }
@@ -67,28 +79,32 @@ std::vector<PatchOp> build_patch(const Pod& pod, const std::vector<ContainerPlan
                                  const std::string& annotation_prefix, std::string_view vpa_name,
                                  const std::string& summary) {
   std::vector<PatchOp> ops;
+  // At most: the annotations map and its two members, and per container its resources, the
+  // requests map and a request and a limit per resource.
+  ops.reserve(3 + plans.size() * (2 + 2 * kResources.size()));
   if (!pod.has_annotations) ops.push_back({"/metadata/annotations", std::nullopt});
   for (const ContainerPlan& plan : plans) {
     const PodContainer& c = pod.containers[plan.index];
-    const std::string base = "/spec/containers/" + std::to_string(plan.index) + "/resources";
+    const std::string index = std::to_string(plan.index);
+    const std::string base = pointer("/spec/containers", {{index}, {"resources"}});
     if (!c.has_resources) ops.push_back({base, std::nullopt});
     bool requests_ready = c.has_requests;
     for (const ResourceChange& ch : plan.changes) {
       if (ch.new_request && (!ch.old_request || *ch.old_request != *ch.new_request)) {
         if (!requests_ready) {
-          ops.push_back({base + "/requests", std::nullopt});
+          ops.push_back({pointer(base, {{"requests"}}), std::nullopt});
           requests_ready = true;
         }
-        ops.push_back({pointer(base, {"requests", to_string(ch.resource)}), ch.new_request->to_string()});
+        ops.push_back({pointer(base, {{"requests"}, {to_string(ch.resource)}}), ch.new_request->to_string()});
       }
       // Limits are only ever rescaled, never created, so the map exists when one changes.
       if (ch.old_limit && ch.new_limit && *ch.old_limit != *ch.new_limit) {
-        ops.push_back({pointer(base, {"limits", to_string(ch.resource)}), ch.new_limit->to_string()});
+        ops.push_back({pointer(base, {{"limits"}, {to_string(ch.resource)}}), ch.new_limit->to_string()});
       }
     }
   }
-  ops.push_back({pointer("/metadata/annotations", {annotation_prefix + "vpa"}), std::string(vpa_name)});
-  ops.push_back({pointer("/metadata/annotations", {annotation_prefix + "updates"}), summary});
+  ops.push_back({pointer("/metadata/annotations", {{annotation_prefix}, {"vpa", true}}), std::string(vpa_name)});
+  ops.push_back({pointer("/metadata/annotations", {{annotation_prefix}, {"updates", true}}), summary});
   return ops;
 }
 
