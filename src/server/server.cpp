@@ -606,7 +606,11 @@ struct Server::Impl {
         buffer.commit(n);
         me->expires_at(first ? first_header_deadline : Clock::now() + options.header_timeout);
       } else {
-        me->expires_after(options.header_timeout);  // pipelined: it starts now
+        // Pipelined: the next request is already here. It waits its turn behind the worker's
+        // other connections (everything else of a request that has arrived runs without a
+        // pause), so a client that pipelines cannot hold the worker for a buffer's worth.
+        co_await net::post(w.context, net::use_awaitable);
+        me->expires_after(options.header_timeout);  // it starts now
       }
 
       http::request_parser<ReviewBody> parser;
