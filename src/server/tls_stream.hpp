@@ -219,9 +219,9 @@ class TlsStream {
         return complete(self);
       }
       if constexpr (Reads) {
-        // The last recv came back short, so the socket had nothing more then; if OpenSSL
-        // holds nothing either, a read would only find EAGAIN: wait first. Safe with
-        // Asio's edge-triggered epoll because async_wait re-arms the descriptor
+        // The last recv came back short or found nothing, so the socket had nothing more
+        // then; if OpenSSL holds nothing either, a read would only find EAGAIN: wait first.
+        // Safe with Asio's edge-triggered epoll because async_wait re-arms the descriptor
         // (EPOLL_CTL_MOD), which reports data that came since.
         if (!waited && stream.drained_ && SSL_has_pending(stream.ssl_.get()) == 0) {
           stream.drained_ = false;

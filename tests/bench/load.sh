@@ -252,7 +252,7 @@ fixed_rate() {
 # wake-ups. The choice reads only the probe, never the latencies it keeps.
 fixed_rate_kept() {
   local what="$1"; shift
-  local k out late kept="" kept_late=""
+  local k out p99 late latest kept="" kept_late=""
   for (( k = 1; k <= attempts; k++ )); do
     out="$(fixed_rate "$@")" || return 1
     read -r _ _ p99 _ _ _ _ _ _ _ late latest <<<"$out"
