@@ -581,6 +581,9 @@ struct Server::Impl {
     bool first = true;
     Ending ending = Ending::Abort;
     for (;;) {
+      // When the worker first sees this request: its latency counts the header and body reads
+      // from here, as the API server's clock does (a body that trickles is a slow admission).
+      Clock::time_point arrived;
       if (buffer.size() == 0) {
         // Waiting for the next request: the only state in which a connection is idle (the
         // drain's timer closes idle ones at its deadline). A request's header has
@@ -596,6 +599,7 @@ struct Server::Impl {
         me->idle = true;
         auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kIdleRead), use_nothrow_awaitable);
         me->idle = false;
+        arrived = Clock::now();
         if (ec) {
           // Cancelled by the drain: nothing was on its way, close cleanly.
           ending = (ec == net::error::operation_aborted && w.stopping && !me->timed_out) ? Ending::Graceful
@@ -609,6 +613,7 @@ struct Server::Impl {
         // Pipelined: the next request is already here. It waits its turn behind the worker's
         // other connections (everything else of a request that has arrived runs without a
         // pause), so a client that pipelines cannot hold the worker for a buffer's worth.
+        arrived = Clock::now();
         co_await net::post(w.context, net::use_awaitable);
         me->expires_after(options.header_timeout);  // it starts now
       }
@@ -666,7 +671,6 @@ struct Server::Impl {
         }
       }
 
-      const auto started = std::chrono::steady_clock::now();
       const HttpRequest view{method_of(request.method()), request.target(), request[http::field::content_type],
                              request.body().padded()};
       handler.handle(view, *w.snapshot, reply);
@@ -674,7 +678,7 @@ struct Server::Impl {
       metrics::Histogram* latency = reply.latency;
       const bool written = co_await write_reply(stream, *me, request.version(), reply, keep_alive, out);
       if (latency != nullptr) {
-        latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        latency->observe(std::chrono::duration<double>(Clock::now() - arrived).count());
       }
       if (!written) break;
       body_storage = std::move(request.body());

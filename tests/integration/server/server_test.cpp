@@ -2,7 +2,9 @@
 // the captured AdmissionReviews.
 #include <openssl/ssl.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -210,6 +212,32 @@ TEST_CASE("responses carry the head HTTP asks for: 100 Continue, Content-Length,
                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
     CHECK(json_at(body, "/error").find("use POST") != std::string::npos);
   }
+}
+
+TEST_CASE("an admission's duration runs from its first bytes to the answer, body reads included", "[server]") {
+  Harness h;
+  REQUIRE(eventually([&] { return h.client().request("GET", "/readyz").status == 200; }));
+  const std::string review = kpo_review();
+  RawTls tls(h.port(), h.ca_file);
+  REQUIRE(tls.handshake());
+  // An idle connection first: time spent waiting for a request is not the request's.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  REQUIRE(tls.send("POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(review.size()) + "\r\n\r\n"));
+  const auto pause = std::chrono::milliseconds(200);
+  std::this_thread::sleep_for(pause);
+  const auto sent = std::chrono::steady_clock::now();
+  REQUIRE(tls.send(review));
+  std::string pending;
+  while (pending.find("\r\n\r\n") == std::string::npos && tls.receive(pending, std::chrono::seconds(5)) == ReadStatus::Data) {
+  }
+  const double since_body = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  REQUIRE(pending.starts_with("HTTP/1.1 200 OK\r\n"));
+  REQUIRE(eventually([&] { return h.metric("avw_admission_duration_seconds_count{path=\"/mutate\"}") == 1.0; }));
+  const double observed = h.metric("avw_admission_duration_seconds_sum{path=\"/mutate\"}").value_or(-1.0);
+  // At least the pause between header and body; less than that pause and the idle 400 ms.
+  CHECK(observed >= std::chrono::duration<double>(pause).count());
+  CHECK(observed < std::chrono::duration<double>(pause).count() + since_body + 0.2);
 }
 
 TEST_CASE("json with a charset parameter is accepted", "[server]") {
