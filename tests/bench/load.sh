@@ -164,6 +164,12 @@ set_sched() {
   for pid in "$@"; do chrt -a "$policy" -p "$prio" "$pid" || die "chrt -a $policy -p $prio $pid failed"; done
 }
 
+# Our server's own latency histogram for /mutate, cumulative since it started: `le count` per
+# line (le in seconds, +Inf last), from /metrics on the same port as $1 (a /mutate URL).
+mutate_histogram() {
+  curl -sSfk "${1%%/mutate*}/metrics" | sed -n 's/^avw_admission_duration_seconds_bucket{path="\/mutate",le="\([^"]*\)"} \([0-9.e+]*\)$/\1 \2/p'
+}
+
 # h2load at a fixed total rate: $1 URL, $2 body file, $3 requests per second (all clients),
 # then the server's pids (at SCHED_RR for the phase, see `rt`).
 # h2load's log has one line per request: start time (µs), status, duration (µs).
@@ -192,6 +198,10 @@ fixed_rate() {
     cyclictest -q -m --laptop -p 2 --policy=fifo -t "$cores" -a -i 1000 -h 1000 -D 1h >"$log.probe" 2>&1 &
     probe_pid=$!
   fi
+  # Ours only: its histogram before and after, for the share of the phase's latency that was
+  # spent inside the server (from its first read of a request to the answer written).
+  local inside=0
+  if [[ "$url" == */mutate* ]]; then inside=1; mutate_histogram "$url" >"$log.hist0"; fi
   stat0="$(grep '^cpu ' /proc/stat)"
   h2load_fleet "$log" "$(awk -v r="$rate" 'BEGIN { printf "%.6f", 1 / r }')" "$priority" "$url" "$body" \
     --rps "$per_client"
@@ -201,6 +211,7 @@ fixed_rate() {
     wait "$probe_pid" || true
   fi
   [ "$rt" = 0 ] || set_sched -o 0 "$@"
+  [ "$inside" = 0 ] || mutate_histogram "$url" >"$log.hist1"
   # Every phase, nginx's too, must have negotiated what the first did: same protocol, suite, key.
   local tls
   tls="$(sed -n 's/^\(TLS Protocol\|Cipher\|Server Temp Key\): //p' "$log.0.out" | paste -sd' ')"
@@ -243,7 +254,20 @@ fixed_rate() {
       /^# Max Latencies:/ { for (i = 4; i <= NF; i++) if ($i + 0 > max) max = $i + 0 }
       END { if (total == 0) { print "- -"; exit } printf "%.2f %d\n", 100 * late / total, max }' "$log.probe")"
   fi
-  echo "$whole $thirds $machine $host"
+  # The server's p99 as the bucket bound it is under (µs), and its share of requests over 1 ms.
+  local server="- -"
+  if [ "$inside" = 1 ]; then
+    server="$(awk '
+      NR == FNR { before[$1] = $2; next }
+      { le[++n] = $1; c[n] = $2 - before[$1] }
+      END {
+        total = c[n]; if (total <= 0) { print "- -"; exit }
+        for (i = 1; i <= n; i++) { if (le[i] == "0.001") over = 100 * (total - c[i]) / total }
+        for (i = 1; i <= n; i++) if (c[i] >= 0.99 * total) { p = le[i]; break }
+        printf "%s %.3f\n", (p == "+Inf" ? "inf" : sprintf("%.0f", p * 1000000)), over
+      }' "$log.hist0" "$log.hist1")"
+  fi
+  echo "$whole $thirds $machine $host $server"
 }
 
 # fixed_rate on a host that was there: $1 names the phase for the list of attempts, the rest
@@ -255,7 +279,7 @@ fixed_rate_kept() {
   local k out p99 late latest kept="" kept_late=""
   for (( k = 1; k <= attempts; k++ )); do
     out="$(fixed_rate "$@")" || return 1
-    read -r _ _ p99 _ _ _ _ _ _ _ late latest <<<"$out"
+    read -r _ _ p99 _ _ _ _ _ _ _ late latest _ <<<"$out"
     echo "$what|$k|$p99|$late|$latest" >>"$tmp/attempts.txt"
     if [ -z "$kept" ] || awk -v a="$late" -v b="$kept_late" 'BEGIN { exit !(a < b) }'; then
       kept="$out" kept_late="$late"
@@ -446,6 +470,9 @@ lat() { echo "$(ms "$1")/$(ms "$2")/$(ms "$3")"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 bytes() { wc -c <"$1" | tr -d ' '; }
 host_late() { [ "$1" = - ] && echo "-" || echo "$1%/$(ms "$2" 1)"; }
+in_server() {  # $1 p99 bucket bound (µs, or inf), $2 share over 1 ms (%)
+  case "$1" in -|"") echo "-" ;; inf) echo ">1s/$2%" ;; *) echo "<$(ms "$1" 2)/$2%" ;; esac
+}
 {
   echo "airflow-vpa-webhook load benchmark, $started$( [ "$quick" -eq 1 ] && echo ' (--quick)')"
   echo "machine: $cores cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)), load average $load_start at start, $load_end at end"
@@ -476,22 +503,26 @@ host_late() { [ "$1" = - ] && echo "-" || echo "$1%/$(ms "$2" 1)"; }
   echo "busy/steal = the machine's busy and steal time during the half-rate phase, % of all cores (server and generator);"
   echo "host late = during that phase, the share of cyclictest's 1 ms timer wake-ups (SCHED_FIFO 2, above server and"
   echo "h2load, one thread per core) that came 1 ms or more late, then the latest (ms): the machine's own floor (README)"
-  printf '%-22s %-10s %8s %8s %6s %20s %8s %8s %20s %22s %10s %11s %7s %8s %6s\n' server body "sat rps" "nginx" ratio \
-    "p50/p99/p99.9 sat" "h2 sat" "half rps" "p50/p99/p99.9 half" "p99 by third, median" "busy/steal" "host late" "CPU us" \
-    "nginx us" "cpu ratio"
+  echo "in server = the same phase by the server's own histogram (avw_admission_duration_seconds, from its first read of"
+  echo "a request to the answer written): the bucket bound its p99 is under (ms), then the share of requests over 1 ms;"
+  echo "the rest of h2load's latency is waiting to be scheduled, the generator and the loopback"
+  printf '%-22s %-10s %8s %8s %6s %20s %8s %8s %20s %22s %10s %11s %13s %7s %8s %6s\n' server body "sat rps" "nginx" ratio \
+    "p50/p99/p99.9 sat" "h2 sat" "half rps" "p50/p99/p99.9 half" "p99 by third, median" "busy/steal" "host late" \
+    "in server" "CPU us" "nginx us" "cpu ratio"
   for label in "${runs[@]}"; do
     for b in "${bodies[@]}"; do
       read -r srps s50 s99 s999 scpu <<<"${result[$label/$b/sat]}"
       read -r nrps _ _ _ ncpu <<<"${result[$label/$b/nginx]}"
-      read -r hrps h50 h99 h999 t1 t2 t3 tm busy steal late latest <<<"${result[$label/$b/half]}"
-      printf '%-22s %-10s %8s %8s %6s %20s %8s %8s %20s %22s %10s %11s %7s %8s %6s\n' "$(name_of "$label")" "${body_desc[$b]}" \
-        "$srps" "$nrps" "$(ratio "$srps" "$nrps")" "$(lat "$s50" "$s99" "$s999")" "${result[$label/$b/h2sat]}" "$hrps" \
-        "$(lat "$h50" "$h99" "$h999")" "$(lat "$t1" "$t2" "$t3"), $(ms "$tm")" "$busy/$steal %" "$(host_late "$late" "$latest")" \
-        "$scpu" "$ncpu" "$(ratio "$ncpu" "$scpu")"
+      read -r hrps h50 h99 h999 t1 t2 t3 tm busy steal late latest in99 in1ms <<<"${result[$label/$b/half]}"
+      printf '%-22s %-10s %8s %8s %6s %20s %8s %8s %20s %22s %10s %11s %13s %7s %8s %6s\n' "$(name_of "$label")" \
+        "${body_desc[$b]}" "$srps" "$nrps" "$(ratio "$srps" "$nrps")" "$(lat "$s50" "$s99" "$s999")" \
+        "${result[$label/$b/h2sat]}" "$hrps" "$(lat "$h50" "$h99" "$h999")" "$(lat "$t1" "$t2" "$t3"), $(ms "$tm")" \
+        "$busy/$steal %" "$(host_late "$late" "$latest")" "$(in_server "$in99" "$in1ms")" "$scpu" "$ncpu" \
+        "$(ratio "$ncpu" "$scpu")"
     done
   done
   for b in "${bodies[@]}"; do
-    read -r hrps h50 h99 h999 t1 t2 t3 tm busy steal late latest <<<"${result[nginx/$b/half]}"
+    read -r hrps h50 h99 h999 t1 t2 t3 tm busy steal late latest in99 in1ms <<<"${result[nginx/$b/half]}"
     printf '%-22s %-10s %8s %8s %6s %20s %8s %8s %20s %22s %10s %11s\n' "nginx (static)" "${body_desc[$b]}" "" "" "" "" "" \
       "$hrps" "$(lat "$h50" "$h99" "$h999")" "$(lat "$t1" "$t2" "$t3"), $(ms "$tm")" "$busy/$steal %" \
       "$(host_late "$late" "$latest")"
@@ -500,7 +531,7 @@ host_late() { [ "$1" = - ] && echo "-" || echo "$1%/$(ms "$2" 1)"; }
   echo "at half of wrk's saturation rate instead (${stores[0]} tasks; how earlier reports defined half):"
   for who in "${stores[0]}" nginx; do
     for b in "${bodies[@]}"; do
-      read -r hrps h50 h99 h999 t1 t2 t3 tm busy steal late latest <<<"${result[$who/$b/halfwrk]}"
+      read -r hrps h50 h99 h999 t1 t2 t3 tm busy steal late latest in99 in1ms <<<"${result[$who/$b/halfwrk]}"
       printf '%-22s %-10s %8s %20s %22s %10s %11s\n' "$( [ "$who" = nginx ] && echo "nginx (static)" || name_of "$who")" \
         "${body_desc[$b]}" "$hrps" "$(lat "$h50" "$h99" "$h999")" "$(lat "$t1" "$t2" "$t3"), $(ms "$tm")" "$busy/$steal %" \
         "$(host_late "$late" "$latest")"
@@ -545,15 +576,17 @@ host_late() { [ "$1" = - ] && echo "-" || echo "$1%/$(ms "$2" 1)"; }
   check "  the same by CPU per request: $(ratio "$cn" "$c10")x" "$(awk -v a="$c10" -v b="$cn" 'BEGIN { print (b >= 0.5 * a) }')"
   # The whole phase's p99 of the worst store and body; below it, the worst median third, which
   # tells a miss from a noisy stretch (one third) from a miss over the whole phase.
-  worst=0 worst_third=0 worst_host="- -"; for n in "${stores[@]}"; do for b in "${bodies[@]}"; do
-    read -r _ _ p99 _ _ _ _ median _ _ late latest <<<"${result[$n/$b/half]}"
-    [ "$p99" -le "$worst" ] || { worst="$p99"; worst_host="$late $latest"; }
+  worst=0 worst_third=0 worst_host="- -" worst_inside="- -"; for n in "${stores[@]}"; do for b in "${bodies[@]}"; do
+    read -r _ _ p99 _ _ _ _ median _ _ late latest in99 in1ms <<<"${result[$n/$b/half]}"
+    [ "$p99" -le "$worst" ] || { worst="$p99"; worst_host="$late $latest"; worst_inside="$in99 $in1ms"; }
     [ "$median" -le "$worst_third" ] || worst_third="$median"; done; done
   # Three decimals here: the target is on µs, and 0.999 must not read as 1.00.
   check "p99 < 1 ms at half of saturation (worst store and body): $(ms "$worst" 3) ms" "$(( worst < 1000 ))"
   echo "    the same, median third of each phase: $(ms "$worst_third") ms"
   read -r late latest <<<"$worst_host"
   [ "$late" = - ] || echo "    in that phase the host was 1 ms or more late for $late % of a top-priority thread's wake-ups (latest $(ms "$latest" 1) ms)"
+  read -r in99 in1ms <<<"$worst_inside"
+  [ "$in99" = - ] || echo "    in that phase, inside the server (its own histogram): p99 $(in_server "$in99" "$in1ms" | sed 's|/| ms, over 1 ms: |')"
   wrk_worst=0 wrk_nginx=0; for b in "${bodies[@]}"; do
     read -r _ _ p99 _ <<<"${result[${stores[0]}/$b/halfwrk]}"; [ "$p99" -le "$wrk_worst" ] || wrk_worst="$p99"
     read -r _ _ p99 _ <<<"${result[nginx/$b/halfwrk]}"; [ "$p99" -le "$wrk_nginx" ] || wrk_nginx="$p99"; done
