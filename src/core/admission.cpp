@@ -419,6 +419,14 @@ int sextet(char c) {
 
 char base64_char(std::uint32_t group, unsigned shift) { return kBase64Alphabet[(group >> shift) & 0x3fU]; }
 
+// The two characters of every 12-bit value, so a 3-byte group is two lookups instead of four
+// (8 KiB; a patch is about a kilobyte of base64, in every response).
+constexpr auto kBase64Pairs = [] {
+  std::array<std::array<char, 2>, 4096> pairs{};
+  for (std::size_t v = 0; v < pairs.size(); ++v) pairs[v] = {kBase64Alphabet[v >> 6], kBase64Alphabet[v & 0x3fU]};
+  return pairs;
+}();
+
 }  // namespace
 
 // simdjson's parser keeps its buffers (the tape, the decoded strings) from one document to
@@ -637,10 +645,9 @@ void append_base64(std::string& out, std::string_view data) {
   std::size_t i = 0;
   for (; i + 3 <= data.size(); i += 3) {
     const std::uint32_t group = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    *to++ = base64_char(group, 18);
-    *to++ = base64_char(group, 12);
-    *to++ = base64_char(group, 6);
-    *to++ = base64_char(group, 0);
+    std::memcpy(to, kBase64Pairs[group >> 12].data(), 2);
+    std::memcpy(to + 2, kBase64Pairs[group & 0xfffU].data(), 2);
+    to += 4;
   }
   const std::size_t rest = data.size() - i;
   if (rest == 1) {
