@@ -582,7 +582,8 @@ struct Server::Impl {
     Ending ending = Ending::Abort;
     for (;;) {
       // When the worker first sees this request: its latency counts the header and body reads
-      // from here, as the API server's clock does (a body that trickles is a slow admission).
+      // from here (a body that trickles is a slow admission to the API server too), not the
+      // idle wait before it.
       Clock::time_point arrived;
       if (buffer.size() == 0) {
         // Waiting for the next request: the only state in which a connection is idle (the
