@@ -262,9 +262,10 @@ fixed_rate() {
       { le[++n] = $1; c[n] = $2 - before[$1] }
       END {
         total = c[n]; if (total <= 0) { print "- -"; exit }
-        for (i = 1; i <= n; i++) { if (le[i] == "0.001") over = 100 * (total - c[i]) / total }
+        over = "-"
+        for (i = 1; i < n; i++) if (le[i] + 0 == 0.001) over = sprintf("%.3f", 100 * (total - c[i]) / total)
         for (i = 1; i <= n; i++) if (c[i] >= 0.99 * total) { p = le[i]; break }
-        printf "%s %.3f\n", (p == "+Inf" ? "inf" : sprintf("%.0f", p * 1000000)), over
+        printf "%s %s\n", (p == "+Inf" ? "inf" : sprintf("%.0f", p * 1000000)), over
       }' "$log.hist0" "$log.hist1")"
   fi
   echo "$whole $thirds $machine $host $server"
@@ -470,9 +471,8 @@ lat() { echo "$(ms "$1")/$(ms "$2")/$(ms "$3")"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 bytes() { wc -c <"$1" | tr -d ' '; }
 host_late() { [ "$1" = - ] && echo "-" || echo "$1%/$(ms "$2" 1)"; }
-in_server() {  # $1 p99 bucket bound (µs, or inf), $2 share over 1 ms (%)
-  case "$1" in -|"") echo "-" ;; inf) echo ">1s/$2%" ;; *) echo "<$(ms "$1" 2)/$2%" ;; esac
-}
+p99_under() { [ "$1" = inf ] && echo ">1000" || echo "<$(ms "$1" 2)"; }  # a bucket bound (µs, or inf), as ms
+in_server() { [ "${1:--}" = - ] && echo "-" || echo "$(p99_under "$1")/$2%"; }  # $1 bound, $2 share over 1 ms (%)
 {
   echo "airflow-vpa-webhook load benchmark, $started$( [ "$quick" -eq 1 ] && echo ' (--quick)')"
   echo "machine: $cores cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)), load average $load_start at start, $load_end at end"
@@ -586,7 +586,7 @@ in_server() {  # $1 p99 bucket bound (µs, or inf), $2 share over 1 ms (%)
   read -r late latest <<<"$worst_host"
   [ "$late" = - ] || echo "    in that phase the host was 1 ms or more late for $late % of a top-priority thread's wake-ups (latest $(ms "$latest" 1) ms)"
   read -r in99 in1ms <<<"$worst_inside"
-  [ "$in99" = - ] || echo "    in that phase, inside the server (its own histogram): p99 $(in_server "$in99" "$in1ms" | sed 's|/| ms, over 1 ms: |')"
+  [ "$in99" = - ] || echo "    in that phase, inside the server (its own histogram): p99 $(p99_under "$in99") ms, over 1 ms: $in1ms %"
   wrk_worst=0 wrk_nginx=0; for b in "${bodies[@]}"; do
     read -r _ _ p99 _ <<<"${result[${stores[0]}/$b/halfwrk]}"; [ "$p99" -le "$wrk_worst" ] || wrk_worst="$p99"
     read -r _ _ p99 _ <<<"${result[nginx/$b/halfwrk]}"; [ "$p99" -le "$wrk_nginx" ] || wrk_nginx="$p99"; done
