@@ -600,7 +600,7 @@ struct Server::Impl {
         me->idle = true;
         auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kIdleRead), use_nothrow_awaitable);
         me->idle = false;
-        arrived = Clock::now();
+        arrived = options.duration_clock();
         if (ec) {
           // Cancelled by the drain: nothing was on its way, close cleanly.
           ending = (ec == net::error::operation_aborted && w.stopping && !me->timed_out) ? Ending::Graceful
@@ -614,7 +614,7 @@ struct Server::Impl {
         // Pipelined: the next request is already here. It waits its turn behind the worker's
         // other connections (everything else of a request that has arrived runs without a
         // pause), so a client that pipelines cannot hold the worker for a buffer's worth.
-        arrived = Clock::now();
+        arrived = options.duration_clock();
         co_await net::post(w.context, net::use_awaitable);
         me->expires_after(options.header_timeout);  // it starts now
       }
@@ -679,7 +679,7 @@ struct Server::Impl {
       metrics::Histogram* latency = reply.latency;
       const bool written = co_await write_reply(stream, *me, request.version(), reply, keep_alive, out);
       if (latency != nullptr) {
-        latency->observe(std::chrono::duration<double>(Clock::now() - arrived).count());
+        latency->observe(std::chrono::duration<double>(options.duration_clock() - arrived).count());
       }
       if (!written) break;
       body_storage = std::move(request.body());

@@ -64,6 +64,11 @@ struct ServerOptions {
   /// SIGTERM and SIGINT start the shutdown (tests running servers in-process turn it off).
   bool handle_signals = true;
   core::Config decision;
+  /// The clock an admission's duration (avw_admission_duration_seconds) is read from; tests
+  /// inject one they move by hand. Timeouts always run on the steady clock.
+  std::function<std::chrono::steady_clock::time_point()> duration_clock = [] {
+    return std::chrono::steady_clock::now();
+  };
   /// Called on a worker for the task pod of every admission on /mutate and /audit that is not
   /// a server-side dry run (provisioning). Must be cheap, thread-safe and never block.
   std::function<void(const core::TaskKey&)> on_task_pod;

@@ -2,6 +2,7 @@
 // the captured AdmissionReviews.
 #include <openssl/ssl.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -215,29 +216,42 @@ TEST_CASE("responses carry the head HTTP asks for: 100 Continue, Content-Length,
 }
 
 TEST_CASE("an admission's duration runs from its first bytes to the answer, body reads included", "[server]") {
-  Harness h;
+  // The duration is read from a clock the test moves by hand, so what it observes is exact
+  // whatever the machine's load; the clock counts its reads, which tells when the server has
+  // taken the header in.
+  struct ManualClock {
+    std::atomic<std::int64_t> nanos{0};
+    std::atomic<int> reads{0};
+    void advance(std::chrono::nanoseconds d) { nanos += d.count(); }
+  };
+  auto clock = std::make_shared<ManualClock>();
+  Harness h(configured([clock](server::ServerOptions& o) {
+    o.duration_clock = [clock] {
+      ++clock->reads;
+      return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(clock->nanos.load()));
+    };
+  }));
   REQUIRE(eventually([&] { return h.client().request("GET", "/readyz").status == 200; }));
   const std::string review = kpo_review();
   RawTls tls(h.port(), h.ca_file);
   REQUIRE(tls.handshake());
   // An idle connection first: time spent waiting for a request is not the request's.
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  clock->advance(std::chrono::milliseconds(400));
+  const int reads_before = clock->reads.load();
   REQUIRE(tls.send("POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: " +
                    std::to_string(review.size()) + "\r\n\r\n"));
-  const auto pause = std::chrono::milliseconds(200);
-  std::this_thread::sleep_for(pause);
-  const auto sent = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return clock->reads.load() > reads_before; }));
+  // The body comes 200 ms (of the clock) after the header.
+  clock->advance(std::chrono::milliseconds(200));
   REQUIRE(tls.send(review));
   std::string pending;
   while (pending.find("\r\n\r\n") == std::string::npos && tls.receive(pending, std::chrono::seconds(5)) == ReadStatus::Data) {
   }
-  const double since_body = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
   REQUIRE(pending.starts_with("HTTP/1.1 200 OK\r\n"));
   REQUIRE(eventually([&] { return h.metric("avw_admission_duration_seconds_count{path=\"/mutate\"}") == 1.0; }));
-  const double observed = h.metric("avw_admission_duration_seconds_sum{path=\"/mutate\"}").value_or(-1.0);
-  // At least the pause between header and body; less than that pause and the idle 400 ms.
-  CHECK(observed >= std::chrono::duration<double>(pause).count());
-  CHECK(observed < std::chrono::duration<double>(pause).count() + since_body + 0.2);
+  // Exactly the pause between header and body: not the idle 400 ms before (0.6), and not
+  // only the time after the body arrived (0).
+  CHECK(h.metric("avw_admission_duration_seconds_sum{path=\"/mutate\"}") == Approx(0.2).margin(1e-9));
 }
 
 TEST_CASE("json with a charset parameter is accepted", "[server]") {
