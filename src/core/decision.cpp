@@ -199,7 +199,7 @@ Decision decide(const AdmissionRequest& request, const Snapshot& snapshot, const
     return d;
   }
   d.vpa_name = vpa->name();
-  if (!vpa->has_recommendations()) {
+  if (!vpa->has_recommendations() && !(vpa->target() && vpa->target().has_oom_kills())) {
     d.reason = "VPA " + d.vpa_name + " has no recommendation yet";
     return d;
   }

@@ -71,6 +71,7 @@ std::string_view to_string(Gate g) {
   switch (g) {
     case Gate::Retry: return "retry";
     case Gate::Step: return "step";
+    case Gate::Oom: return "oom";
     case Gate::History: break;
   }
   return "history";

@@ -12,6 +12,8 @@
 #include <rapidjson/error/en.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cassert>
 #include <array>
 #include <stdexcept>
@@ -19,6 +21,8 @@
 #include <utility>
 
 #include "avw/core/admission.hpp"
+#include "json_fields.hpp"
+#include "kind_decoders.hpp"
 
 namespace avw::core {
 
@@ -26,151 +30,7 @@ namespace {
 
 using rapidjson::SizeType;
 using rapidjson::Value;
-
-// Why one object was skipped. Thrown inside the per-object decoders and caught once per object
-// in decode_one(), where it becomes a line in DecodedObjects::errors.
-class ObjectError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-[[noreturn]] void fail(std::string_view path, std::string_view why) {
-  std::string message(path);
-  message += ": ";
-  message += why;
-  throw ObjectError(message);
-}
-
-std::string_view view_of(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
-
-std::string quoted(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  out += s;
-  out += '"';
-  return out;
-}
-
-std::string join_path(std::string_view prefix, std::string_view name) {
-  std::string out(prefix);
-  if (!out.empty()) out += '.';
-  out += name;
-  return out;
-}
-
-std::string indexed_path(std::string_view prefix, std::size_t index) {
-  std::string out(prefix);
-  out += '[';
-  out += std::to_string(index);
-  out += ']';
-  return out;
-}
-
-const char* type_name(const Value& v) {
-  if (v.IsNull()) return "null";
-  if (v.IsBool()) return "a boolean";
-  if (v.IsNumber()) return "a number";
-  if (v.IsString()) return "a string";
-  if (v.IsArray()) return "an array";
-  return "an object";
-}
-
-// A member of `object`; nullptr when absent or JSON null (Kubernetes treats both as unset).
-const Value* find(const Value& object, const char* name) {
-  if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
-
-const Value* opt_object(const Value& parent, const char* name, std::string_view prefix) {
-  const Value* v = find(parent, name);
-  if (v != nullptr && !v->IsObject()) {
-    fail(join_path(prefix, name), std::string("expected an object, got ") + type_name(*v));
-  }
-  return v;
-}
-
-const Value& req_object(const Value& parent, const char* name, std::string_view prefix) {
-  const Value* v = opt_object(parent, name, prefix);
-  if (v == nullptr) fail(join_path(prefix, name), "missing");
-  return *v;
-}
-
-const Value* opt_array(const Value& parent, const char* name, std::string_view prefix) {
-  const Value* v = find(parent, name);
-  if (v != nullptr && !v->IsArray()) {
-    fail(join_path(prefix, name), std::string("expected an array, got ") + type_name(*v));
-  }
-  return v;
-}
-
-std::optional<std::string_view> opt_string(const Value& parent, const char* name,
-                                           std::string_view prefix) {
-  const Value* v = find(parent, name);
-  if (v == nullptr) return std::nullopt;
-  if (!v->IsString()) {
-    fail(join_path(prefix, name), std::string("expected a string, got ") + type_name(*v));
-  }
-  return view_of(*v);
-}
-
-std::string_view req_string(const Value& parent, const char* name, std::string_view prefix) {
-  auto s = opt_string(parent, name, prefix);
-  if (!s || s->empty()) fail(join_path(prefix, name), "missing");
-  return *s;
-}
-
-std::string_view group_of(std::string_view api_version) {
-  auto slash = api_version.find('/');
-  return slash == std::string_view::npos ? std::string_view{} : api_version.substr(0, slash);
-}
-
-// A ResourceList restricted to cpu and memory. Quantities may be strings or integers (the
-// CRDs say int-or-string); other resource names (ephemeral-storage, GPUs) are not ours to
-// manage and are ignored. Negative quantities are refused: no request may be negative, and a
-// negative bound or recommendation could only produce a pod the API server rejects.
-ResourceValues decode_resources(const Value* list, std::string_view path) {
-  ResourceValues out;
-  if (list == nullptr) return out;
-  if (!list->IsObject()) fail(path, std::string("expected an object, got ") + type_name(*list));
-  for (const auto& m : list->GetObject()) {
-    auto resource = resource_from_string(view_of(m.name));
-    if (!resource) continue;
-    std::string where = join_path(path, view_of(m.name));
-    std::string text;
-    if (m.value.IsString()) {
-      text.assign(view_of(m.value));
-    } else if (m.value.IsInt64()) {
-      text = std::to_string(m.value.GetInt64());
-    } else if (m.value.IsUint64()) {
-      text = std::to_string(m.value.GetUint64());
-    } else {
-      fail(where, std::string("expected a quantity, got ") + type_name(m.value));
-    }
-    std::string error;
-    auto q = Quantity::parse(text, &error);
-    if (!q) fail(where, error.empty() ? "invalid quantity " + quoted(text) : error);
-    if (q->is_negative()) fail(where, "negative quantity " + quoted(text));
-    out[*resource] = *q;
-  }
-  return out;
-}
-
-ObjectMeta decode_meta(const Value& object) {
-  ObjectMeta meta;
-  const Value* md = opt_object(object, "metadata", "");
-  if (md == nullptr) fail("metadata", "missing");
-  meta.name = req_string(*md, "name", "metadata");
-  meta.namespace_ = opt_string(*md, "namespace", "metadata").value_or("");
-  opt_string(*md, "uid", "metadata");
-  opt_string(*md, "resourceVersion", "metadata");
-  if (auto created = opt_string(*md, "creationTimestamp", "metadata")) {
-    meta.created = parse_rfc3339(*created).value_or(ObjectMeta::kUnknownCreated);
-  }
-  return meta;
-}
+using namespace json_fields;
 
 // ---- VerticalPodAutoscaler --------------------------------------------------------------
 
@@ -279,15 +139,6 @@ Vpa decode_vpa(const Value& object) {
 }
 
 // ---- VerticalPodAutoscalerCheckpoint ----------------------------------------------------
-
-std::string decode_timestamp(const Value& parent, const char* name, std::string_view prefix) {
-  auto text = opt_string(parent, name, prefix).value_or("");
-  // Validated here so that the history gate can rely on every non-empty timestamp parsing.
-  if (!text.empty() && !parse_rfc3339(text)) {
-    fail(join_path(prefix, name), "invalid timestamp " + quoted(text));
-  }
-  return std::string(text);
-}
 
 Checkpoint decode_checkpoint(const Value& object) {
   Checkpoint cp;
@@ -502,6 +353,9 @@ ScaleTarget decode_target(const Value& object, std::string_view api_version, std
     case SelectorSource::None:
       break;
   }
+  if (const Value* status = opt_object(object, "status", "")) {
+    target.oom_kills = decode_oom_kills(find(*status, "oomKills"), "status.oomKills");
+  }
   return target;
 }
 
@@ -571,6 +425,8 @@ void decode_one(const Value& object, std::string_view default_api_version,
       out.limit_ranges.push_back(decode_limit_range(object));
     } else if (group.empty() && api_version == "v1" && kind == "Namespace") {
       out.namespaces.push_back(decode_namespace(object));
+    } else if (group.empty() && api_version == "v1" && kind == "Pod") {
+      out.pods.push_back(decode_task_pod(object));
     } else {
       SelectorLocation where = locate_selector(object, group, kind);
       // Objects that select no pods (Pods, ConfigMaps, a Status) are simply not ours.
@@ -1069,6 +925,20 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
   const std::int64_t local = days_since_epoch(*year, *month, *day) * 86400 +
                              std::int64_t{*hour} * 3600 + std::int64_t{*minute} * 60 + *second;
   return local - offset_seconds;
+}
+
+std::string format_rfc3339(std::int64_t seconds_since_epoch) {
+  using namespace std::chrono;
+  const sys_seconds t{seconds(seconds_since_epoch)};
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss<seconds> hms{t - day};
+  char buf[40];
+  const int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
+                              static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                              static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                              static_cast<int>(hms.seconds().count()));
+  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
 }  // namespace avw::core

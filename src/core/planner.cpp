@@ -71,6 +71,12 @@ bool satisfies(const Quantity& request, const std::optional<Quantity>& limit, co
   return true;
 }
 
+/// A container's OOM floor, with what the notes say of the kill behind it.
+struct OomContext {
+  MemoryFloor floor;
+  OomKillSummary kill;
+};
+
 struct ResourceContext {
   const PodContainer& container;
   Resource resource;
@@ -80,6 +86,7 @@ struct ResourceContext {
   std::optional<std::int64_t> try_number;
   const MergedLimits& limits;
   std::vector<Gate>& engaged;
+  const OomContext* oom = nullptr;  // memory of a container the task lost to an OOM kill
 };
 
 void engage(std::vector<Gate>& engaged, Gate g) {
@@ -126,6 +133,57 @@ void apply_step_gate(const ResourceContext& ctx, Quantity& request, ResourceChan
       engage(ctx.engaged, Gate::Step);
     }
   }
+}
+
+std::string oom_note(const OomContext& oom, std::string_view what, const Quantity& floor) {
+  std::string note = what == "request" ? "raised to the OOM floor " : "limit raised to the OOM floor ";
+  floor.append_to(note);
+  note += " (OOMKilled with ";
+  const auto& killed = what == "request" && oom.kill.memory_request ? oom.kill.memory_request : oom.kill.memory_limit;
+  if (killed) killed->append_to(note);
+  note += what == "request" && oom.kill.memory_request ? " request" : " limit";
+  note += " on try ";
+  note += std::to_string(oom.kill.try_number);
+  note += " at ";
+  note += format_rfc3339(oom.kill.killed_at);
+  note += ')';
+  return note;
+}
+
+/// OOM gate, request: memory never below the floor the task's last OOM kill set. After the
+/// step gate, which must not hold the fix back; before the policy's bounds, within which it
+/// stays.
+void apply_oom_floor(const ResourceContext& ctx, Quantity& request, ResourceChange& change) {
+  if (ctx.oom == nullptr || ctx.resource != Resource::Memory || !ctx.oom->floor.request) return;
+  const Quantity& floor = *ctx.oom->floor.request;
+  if (request >= floor) return;
+  request = floor;
+  change.notes.push_back(oom_note(*ctx.oom, "request", floor));
+  engage(ctx.engaged, Gate::Oom);
+}
+
+/// OOM gate, limit: the kernel kills at the limit, so a container killed with one gets a limit
+/// of at least the floor's. When the policy (maxAllowed) kept the request below the floor, the
+/// limit's floor shrinks by the same factor; a LimitRange max caps it as it caps any limit.
+std::optional<Quantity> oom_limit_floor(const ResourceContext& ctx, const Quantity& request) {
+  if (ctx.oom == nullptr || ctx.resource != Resource::Memory || !ctx.oom->floor.limit) return std::nullopt;
+  std::optional<Quantity> floor = ctx.oom->floor.limit;
+  const auto& request_floor = ctx.oom->floor.request;
+  if (request_floor && request < *request_floor && !request_floor->is_zero()) {
+    floor = scale_by(*floor, request, *request_floor, Resource::Memory, Rounding::Up);
+  }
+  if (floor && ctx.limits.max[Resource::Memory] && *floor > *ctx.limits.max[Resource::Memory]) {
+    floor = in_output_format(*ctx.limits.max[Resource::Memory], Resource::Memory);
+  }
+  return floor;
+}
+
+void raise_limit_to_oom_floor(const ResourceContext& ctx, const std::optional<Quantity>& floor, Quantity& limit,
+                              ResourceChange& change) {
+  if (!floor || limit >= *floor) return;
+  limit = *floor;
+  change.notes.push_back(oom_note(*ctx.oom, "limit", *floor));
+  engage(ctx.engaged, Gate::Oom);
 }
 
 std::string describe_seconds(std::int64_t s) {
@@ -188,6 +246,7 @@ std::optional<ResourceChange> plan_resource(const ResourceContext& ctx, const Qu
   Quantity request = in_output_format(value.rounded_up(rounding_step(r)), r);
   apply_retry_gate(ctx, request, change);
   apply_step_gate(ctx, request, change);
+  apply_oom_floor(ctx, request, change);
 
   auto clamp = [&](const std::optional<Quantity>& low, const std::optional<Quantity>& high,
                    std::string_view low_note, std::string_view high_note) {
@@ -209,13 +268,14 @@ std::optional<ResourceChange> plan_resource(const ResourceContext& ctx, const Qu
   const ControlledValues controlled =
       ctx.policy != nullptr ? ctx.policy->controlled_values : ControlledValues::RequestsAndLimits;
   std::optional<Quantity> limit = change.old_limit;
+  const std::optional<Quantity> limit_floor = oom_limit_floor(ctx, request);
   // The limit/request ratio the pod asked for, when the limit moves with the request.
   std::optional<Quantity> ratio_base;
   if (limit) {
     const Quantity base = change.old_request.value_or(*limit);
     if (controlled == ControlledValues::RequestsAndLimits && !base.is_zero() && base <= *limit) {
       ratio_base = base;
-    } else if (request > *limit) {
+    } else if (raise_limit_to_oom_floor(ctx, limit_floor, *limit, change); request > *limit) {
       // RequestsOnly, or no request to scale the limit from: the limit stays, so must the
       // request fit under it.
       request = in_output_format(*limit, r);
@@ -252,6 +312,7 @@ std::optional<ResourceChange> plan_resource(const ResourceContext& ctx, const Qu
       notes.push_back(note_for(c.name, r, "left alone: the scaled limit does not fit"));
       return std::nullopt;
     }
+    raise_limit_to_oom_floor(ctx, limit_floor, *limit, change);
     if (lr.max[r] && *limit > *lr.max[r]) limit = in_output_format(*lr.max[r], r);
   }
 
@@ -340,10 +401,17 @@ Plan plan_pod(const PlanInput& input) {
   Plan plan;
   const auto& limit_ranges = input.snapshot.limit_ranges(input.namespace_);
   const MergedLimits container_limits = merge_limit_ranges(limit_ranges, LimitRangeItem::Type::Container);
+  const TargetView target = input.vpa.target();
   for (std::size_t i = 0; i < input.pod.containers.size(); ++i) {
     const PodContainer& container = input.pod.containers[i];
     const std::optional<RecommendedResources> rec = input.vpa.recommendation_for(container.name);
-    if (!rec) continue;
+    std::optional<OomContext> oom;
+    if (target) {
+      if (auto kill = target.oom_kill(container.name)) {
+        oom = OomContext{memory_floor(kill->memory_request, kill->memory_limit, input.config.oom), *kill};
+      }
+    }
+    if (!rec && !oom) continue;
     const std::optional<ResourcePolicy> policy_of_container = input.vpa.policy_for(container.name);
     const ResourcePolicy* policy = policy_of_container ? &*policy_of_container : nullptr;
     if (policy != nullptr && policy->mode == ContainerScalingMode::Off) {
@@ -354,16 +422,22 @@ Plan plan_pod(const PlanInput& input) {
       plan.notes.push_back(std::string(container.name) + ": left alone: its resources hold an invalid quantity");
       continue;
     }
-    const std::array<bool, 2> trusted = history_gate(input, container, plan);
+    const std::array<bool, 2> trusted = rec ? history_gate(input, container, plan) : std::array<bool, 2>{false, false};
     ContainerPlan cp;
     cp.index = i;
     cp.name = container.name;
     for (Resource r : kResources) {
-      if (!controls(policy, r) || !trusted[static_cast<std::size_t>(r)]) continue;
-      const std::optional<Quantity>& value = recommended(*rec, input.field, r);
+      if (!controls(policy, r)) continue;
+      std::optional<Quantity> value;
+      if (rec && trusted[static_cast<std::size_t>(r)]) value = recommended(*rec, input.field, r);
+      if (!value && oom && r == Resource::Memory) {
+        // Nothing trusted to size it by, but an OOM floor to hold: start from what the pod asks.
+        value = container.requests[r] ? container.requests[r] : container.limits[r] ? container.limits[r]
+                                                                                   : oom->floor.request;
+      }
       if (!value) continue;
       const ResourceContext ctx{container, r, policy, input.config, input.gates, input.try_number,
-                                container_limits, plan.gates};
+                                container_limits, plan.gates, oom ? &*oom : nullptr};
       auto change = plan_resource(ctx, *value, plan.notes);
       if (!change) continue;
       if (changes_anything(*change)) {

@@ -15,7 +15,9 @@
 //           varint n, n x (varint size, str container, u8 mode, u8 controlled, u8 values, values: min, max)
 //   target  key: id namespace, id kind, bytes name
 //           u8 flags (nothing, indexed), [str value a, str value b when indexed], selector:
-//           varint n, n x (u8 operator, str key, varint m, m x str value)
+//           varint n, n x (u8 operator, str key, varint m, m x str value),
+//           active OOM kills: varint n, n x (str container, values: request, limit,
+//           i64 killed at, varint try number)
 //   checkpoint  key: id namespace, str VPA, bytes container
 //           str (id namespace, bytes name), u32 sequence, i64 first sample, i64 last sample,
 //           varint total samples, u8 has memory samples
@@ -475,6 +477,43 @@ Selector TargetView::selector() const {
   return Selector(std::move(requirements));
 }
 
+namespace {
+
+// The OOM kills that follow a target's selector in its record.
+packed::Reader oom_kills_of(const char* record) {
+  packed::Reader in(selector_of_target(record));
+  for (std::size_t n = in.size(); n > 0; --n) {
+    in.u8();
+    in.string();
+    for (std::size_t m = in.size(); m > 0; --m) in.string();
+  }
+  return in;
+}
+
+}  // namespace
+
+std::optional<OomKillSummary> TargetView::oom_kill(std::string_view container) const {
+  packed::Reader in = oom_kills_of(record_);
+  for (std::size_t n = in.size(); n > 0; --n) {
+    const std::string_view name = in.string();
+    ResourceValues request;
+    ResourceValues limit;
+    in.values<2>({&request, &limit});
+    OomKillSummary out;
+    out.killed_at = in.i64();
+    out.try_number = static_cast<std::int64_t>(static_cast<std::uint64_t>(in.varint()));
+    if (name != container) continue;
+    out.memory_request = request[Resource::Memory];
+    out.memory_limit = limit[Resource::Memory];
+    return out;
+  }
+  return std::nullopt;
+}
+
+bool TargetView::has_oom_kills() const { return oom_kills_of(record_).size() != 0; }
+
+TargetView VpaView::target() const { return target_ == nullptr ? TargetView() : TargetView(data_, target_); }
+
 // ---- builder -------------------------------------------------------------------------------
 
 struct SnapshotBuilder::State {
@@ -544,7 +583,8 @@ char* sequence_of(const char* record) {
 // Layouts (the tails are copied into the snapshot's records as they are):
 //   VPA         u8 kind, str namespace, str name, i64 created, u8 update mode,
 //               str target apiVersion, str target kind, str target name, tail: the VPA record's
-//   target      u8 kind, str namespace, str name, str group, str kind, tail: u8 nothing, selector
+//   target      u8 kind, str namespace, str name, str group, str kind, tail: u8 nothing, selector,
+//               OOM kills
 //   checkpoint  u8 kind, str namespace, str name, str VPA, str container,
 //               tail: i64 first sample, i64 last sample, varint total samples, u8 memory samples
 
@@ -608,6 +648,20 @@ PackedObject PackedObject::pack(const ScaleTarget& target) {
     out.string(r.key);
     out.varint(r.values.size());
     for (const std::string& v : r.values) out.string(v);
+  }
+  const auto active = std::count_if(target.oom_kills.begin(), target.oom_kills.end(),
+                                    [](const OomKill& k) { return k.active(); });
+  out.varint(static_cast<UInt128>(active));
+  for (const OomKill& k : target.oom_kills) {
+    if (!k.active()) continue;
+    out.string(k.container);
+    ResourceValues request;
+    ResourceValues limit;
+    request[Resource::Memory] = k.memory_request;
+    limit[Resource::Memory] = k.memory_limit;
+    out.values<2>({&request, &limit});
+    out.i64(k.killed_at);
+    out.varint(static_cast<UInt128>(static_cast<std::uint64_t>(std::max<std::int64_t>(0, k.try_number))));
   }
   return o;
 }
@@ -917,7 +971,7 @@ VpaView Snapshot::find_vpa(std::string_view namespace_, const LabelSet& labels) 
       }
     }
   }
-  return best == nullptr ? VpaView() : VpaView(data_.get(), best->vpa);
+  return best == nullptr ? VpaView() : VpaView(data_.get(), best->vpa, best->target);
 }
 
 TargetView Snapshot::target_of(const VpaView& vpa) const {

@@ -1,5 +1,7 @@
 #include "avw/provision/objects.hpp"
 
+#include "avw/core/objects.hpp"
+
 #include <cstdio>
 #include <cstdint>
 
@@ -209,16 +211,7 @@ std::string url_encode(std::string_view text) {
 
 std::string format_rfc3339(TimePoint t) {
   using namespace std::chrono;
-  const auto secs = floor<seconds>(t);
-  const auto day = floor<days>(secs);
-  const year_month_day ymd{day};
-  const hh_mm_ss<seconds> hms{secs - day};
-  char buf[32];
-  const int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                              static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                              static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                              static_cast<int>(hms.seconds().count()));
-  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+  return core::format_rfc3339(floor<seconds>(t).time_since_epoch().count());
 }
 
 std::optional<TimePoint> parse_rfc3339(std::string_view text) {

@@ -52,9 +52,9 @@ ServerMetrics::ServerMetrics(metrics::Registry& r)
           labels);
     }
   }
-  for (core::Gate g : {core::Gate::History, core::Gate::Retry, core::Gate::Step}) {
+  for (core::Gate g : {core::Gate::History, core::Gate::Retry, core::Gate::Step, core::Gate::Oom}) {
     gate_held[static_cast<std::size_t>(g)] =
-        &r.counter("avw_gate_held_total", "Admissions in which a safety gate held a change back, by gate.",
+        &r.counter("avw_gate_held_total", "Admissions in which a safety gate held a change back or raised memory (oom), by gate.",
                    {{"gate", std::string(core::to_string(g))}});
   }
   for (std::size_t i = 0; i < kErrorStatuses.size(); ++i) {

@@ -24,7 +24,7 @@ struct ServerMetrics {
   std::array<std::array<metrics::Counter*, 2>, 2> cpu_millicores{};
   std::array<std::array<metrics::Counter*, 2>, 2> memory_bytes{};
   // [gate]: history, retry, step
-  std::array<metrics::Counter*, 3> gate_held{};
+  std::array<metrics::Counter*, 4> gate_held{};
 
   metrics::Counter& tls_handshake_failures;
   metrics::Gauge& connections_open;

@@ -19,6 +19,7 @@
 #include "avw/core/admission.hpp"
 #include "avw/core/gates.hpp"
 #include "avw/core/objects.hpp"
+#include "avw/core/oom_floor.hpp"
 #include "avw/core/resources.hpp"
 #include "avw/core/store.hpp"
 #include "avw/core/task.hpp"
@@ -45,6 +46,8 @@ struct Config {
   std::size_t max_warning_length = 120;
   /// Safety gates; namespace and pod annotations override them.
   Gates gates;
+  /// The closed loop's OOM floor (bump and how it ends).
+  OomPolicy oom;
   /// Prefix of the pod annotations read and written.
   std::string annotation_prefix = "airflow-vpa-webhook.io/";
 };

@@ -11,6 +11,8 @@
 //     without any checkpoint (a recommendations file whose author vouches) turns it off.
 //   - retry: when `try_number` > 1, memory never goes below the pod's own request, and is
 //     raised by `retry_memory_factor` per extra try (1 = not raised), within the policy bounds.
+//   - oom: a container the task lost to an OOM kill gets at least the floor that kill set
+//     (oom_floor.hpp), request and limit, whatever the recommendation says.
 //   - step: the new request stays within [request * (1 - max_decrease), request * (1 +
 //     max_increase)] of what the pod asks for. Off by default.
 //
@@ -44,7 +46,7 @@ struct Gates {
 };
 
 /// Which gate held a change back (for metrics and audit annotations).
-enum class Gate : std::uint8_t { History, Retry, Step };
+enum class Gate : std::uint8_t { History, Retry, Step, Oom };
 std::string_view to_string(Gate g);
 
 /// `48h`, `90m`, `30s`, `2d`, combinations (`1h30m`) or `0`; seconds, nullopt when invalid.

@@ -28,8 +28,10 @@
 #include <utility>
 #include <vector>
 
+#include "avw/core/oom_kill.hpp"
 #include "avw/core/resources.hpp"
 #include "avw/core/selector.hpp"
+#include "avw/core/task_pod.hpp"
 
 namespace avw::core {
 
@@ -106,6 +108,8 @@ struct ScaleTarget {
   std::string api_version;  // "airflow-vpa-webhook.io/v1alpha1"
   std::string kind;         // "AirflowTask"
   Selector selector;
+  /// An AirflowTask's status.oomKills (empty for other kinds).
+  std::vector<OomKill> oom_kills;
 
   friend bool operator==(const ScaleTarget&, const ScaleTarget&) = default;
 };
@@ -157,6 +161,7 @@ struct DecodedObjects {
   std::vector<LimitRange> limit_ranges;
   std::vector<Checkpoint> checkpoints;
   std::vector<NamespaceInfo> namespaces;
+  std::vector<TaskPod> pods;          // v1 Pods (the closed loop's watch; no snapshot keeps them)
   std::string list_resource_version;  // metadata.resourceVersion of a list
   std::string list_continue;          // metadata.continue of a list page
   std::vector<std::string> errors;    // one line per skipped object
@@ -203,5 +208,7 @@ WatchEvent decode_watch_event(std::string_view line);
 /// Seconds since the epoch of an RFC 3339 timestamp as the API server writes them
 /// (`2026-11-23T17:09:07Z`, optional fraction, `Z` or `+hh:mm`); nullopt when malformed.
 std::optional<std::int64_t> parse_rfc3339(std::string_view text);
+/// RFC 3339 in UTC with seconds (`2026-12-06T18:26:27Z`), as the API server writes times.
+std::string format_rfc3339(std::int64_t seconds_since_epoch);
 
 }  // namespace avw::core

@@ -69,7 +69,17 @@ struct CheckpointSummary {
   bool has_memory_samples = false;
 };
 
+/// An active OOM kill as the snapshot keeps it: what the `oom` gate reads (oom_kill.hpp has
+/// the whole record).
+struct OomKillSummary {
+  std::optional<Quantity> memory_request;
+  std::optional<Quantity> memory_limit;
+  std::int64_t killed_at = 0;  // seconds since the epoch
+  std::int64_t try_number = 0;
+};
+
 struct SnapshotData;
+class TargetView;
 
 /// A VPA held by a snapshot: a handle to its packed record, valid while the snapshot lives.
 /// It behaves like a pointer (`find_vpa(...) == nullptr`, `vpa->name()`).
@@ -88,6 +98,8 @@ class VpaView {
   std::optional<RecommendedResources> recommendation_for(std::string_view container) const;
   /// The policy for `container`: exact name first, else "*", else nullopt.
   std::optional<ResourcePolicy> policy_for(std::string_view container) const;
+  /// The scale target this VPA refers to, or nullptr when the snapshot has none.
+  TargetView target() const;
 
   const VpaView* operator->() const { return this; }
   explicit operator bool() const { return record_ != nullptr; }
@@ -97,9 +109,11 @@ class VpaView {
  private:
   friend class Snapshot;
   friend class SnapshotBuilder;
-  VpaView(const SnapshotData* data, const char* record) : data_(data), record_(record) {}
+  VpaView(const SnapshotData* data, const char* record, const char* target)
+      : data_(data), record_(record), target_(target) {}
   const SnapshotData* data_ = nullptr;
   const char* record_ = nullptr;
+  const char* target_ = nullptr;  // resolved when the snapshot was built
 };
 
 /// A scale target held by a snapshot (tests and diagnostics read it; admission does not).
@@ -114,6 +128,9 @@ class TargetView {
   std::string_view group() const;
   /// The selector, rebuilt from the record.
   Selector selector() const;
+  /// The active OOM kill of `container` (an AirflowTask's status.oomKills), or nullopt.
+  std::optional<OomKillSummary> oom_kill(std::string_view container) const;
+  bool has_oom_kills() const;
 
   const TargetView* operator->() const { return this; }
   explicit operator bool() const { return record_ != nullptr; }
@@ -121,6 +138,7 @@ class TargetView {
 
  private:
   friend class Snapshot;
+  friend class VpaView;
   TargetView(const SnapshotData* data, const char* record) : data_(data), record_(record) {}
   const SnapshotData* data_ = nullptr;
   const char* record_ = nullptr;
@@ -198,8 +216,6 @@ class Snapshot {
 
   /// The VPA governing a pod with these labels in `namespace_`, or nullptr.
   VpaView find_vpa(std::string_view namespace_, const LabelSet& labels) const;
-  /// The VPA named `name` in `namespace_` (whether or not it governs any pod), or nullptr.
-  VpaView vpa(std::string_view namespace_, std::string_view name) const;
   /// The target a VPA of this snapshot refers to, or nullptr when it does not exist.
   TargetView target_of(const VpaView& vpa) const;
   /// The target `namespace_`/`ref` resolves to (the version of ref.api_version does not

@@ -28,6 +28,7 @@ struct TaskLabelKeys {
   std::string pod_operator = "kubernetes_pod_operator";  // value "True" on operator pods
   std::string executor = "kubernetes_executor";          // value "True" on executor pods
   std::string try_number = "try_number";
+  std::string run_id = "run_id";  // the closed loop counts clean runs by it
 };
 
 enum class Launcher : std::uint8_t { PodOperator, Executor, Other };
