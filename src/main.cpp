@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <iostream>
@@ -20,10 +21,12 @@
 #include "avw/cli/review.hpp"
 #include "avw/kube/api_source.hpp"
 #include "avw/kube/client.hpp"
+#include "avw/loop/run_watch.hpp"
 #include "avw/metrics/metrics.hpp"
 #include "avw/provision/provisioner.hpp"
 #include "avw/server/server.hpp"
 #include "avw/source/file_source.hpp"
+#include "avw/source/observed_source.hpp"
 
 namespace {
 
@@ -95,6 +98,33 @@ struct Provisioning {
   }
 };
 
+/// The closed loop: the task-pod watch that learns from each run's end, with the API source
+/// only. It decides with the snapshots the source publishes.
+struct ClosedLoop {
+  ClosedLoop() = default;
+  ClosedLoop(const ClosedLoop&) = delete;
+  ClosedLoop& operator=(const ClosedLoop&) = delete;
+
+  std::unique_ptr<kube::Client> client;
+  std::unique_ptr<loop::RunWatch> watch;
+
+  void start(boost::asio::io_context& control, const kube::ClusterConfig& cluster, const cli::Config& config,
+             metrics::Registry& registry) {
+    client = std::make_unique<kube::Client>(control, cluster);
+    loop::RunWatchOptions options;
+    options.decision = config.decision();
+    options.dry_run = config.server.dry_run;
+    // The pod's name (the kubelet sets HOSTNAME to it) names this replica in the Events.
+    if (const char* host = std::getenv("HOSTNAME"); host != nullptr && *host != '\0') options.instance = host;
+    watch = loop::make_run_watch(control, *client, std::move(options), registry);
+    watch->start();
+  }
+  ~ClosedLoop() {
+    if (watch) watch->stop();
+    if (client) client->close();
+  }
+};
+
 int serve(const cli::Config& config) {
   std::optional<kube::ClusterConfig> cluster;
   const SourceFactory make = make_source(config, cluster);
@@ -115,8 +145,16 @@ int serve(const cli::Config& config) {
   }
   try {
     server::Server server(options, registry);
-    const auto source = make(server.control_context(), registry);
-    // Declared after the server: the provisioner and its client go before the io_context.
+    // Declared after the server: the loop, the provisioner and their clients go before the
+    // io_context; the source, which tells the loop, goes before the loop.
+    ClosedLoop closed_loop;
+    if (cluster && config.run_watch) closed_loop.start(server.control_context(), *cluster, config, registry);
+    auto source = make(server.control_context(), registry);
+    if (closed_loop.watch) {
+      source = source::observed(std::move(source), [watch = closed_loop.watch.get()](auto snapshot) {
+        watch->publish(std::move(snapshot));
+      });
+    }
     Provisioning provisioning(slot);
     if (options.on_task_pod) provisioning.start(server.control_context(), *cluster, config, registry);
     server.run(*source);

@@ -173,6 +173,23 @@ const std::vector<Flag>& flags() {
          }
          c.server.decision.gates.retry_memory_factor = *f;
        }},
+      // The closed loop's OOM floor (core/oom_floor.hpp).
+      {"oom-bump-ratio", kBoth, true,
+       [](Config& c, std::string_view v) {
+         const auto f = core::Quantity::parse(v);
+         if (!f || *f < core::Quantity::from_units(1) || *f > core::Quantity::from_units(16)) {
+           fail("oom-bump-ratio", quoted(v) + " is not a number from 1 to 16");
+         }
+         c.server.decision.oom.bump_ratio = *f;
+       }},
+      {"oom-min-bump", kBoth, true,
+       [](Config& c, std::string_view v) {
+         const auto q = core::Quantity::parse(v);
+         if (!q || q->is_negative()) fail("oom-min-bump", quoted(v) + " is not a memory quantity such as 100Mi");
+         c.server.decision.oom.min_bump = *q;
+       }},
+      {"oom-floor-clean-runs", kBoth, true,
+       [](Config& c, std::string_view v) { c.server.decision.oom.clean_runs_to_lift = parse_int<std::int64_t>("oom-floor-clean-runs", v, 1, 1000); }},
       {"max-decrease-cpu", kBoth, true, [](Config& c, std::string_view v) { set_step(c, "max-decrease-cpu", v, core::Resource::Cpu, true); }},
       {"max-decrease-memory", kBoth, true, [](Config& c, std::string_view v) { set_step(c, "max-decrease-memory", v, core::Resource::Memory, true); }},
       {"max-increase-cpu", kBoth, true, [](Config& c, std::string_view v) { set_step(c, "max-increase-cpu", v, core::Resource::Cpu, false); }},
@@ -186,6 +203,7 @@ const std::vector<Flag>& flags() {
       {"client-ca", kServe, true, [](Config& c, std::string_view v) { c.server.client_ca = v; }},
       {"kubeconfig", kServe, true, [](Config& c, std::string_view v) { c.kubeconfig = v; }},
       {"disable-provisioning", kServe, false, [](Config& c, std::string_view) { c.provision = false; }},
+      {"disable-run-watch", kServe, false, [](Config& c, std::string_view) { c.run_watch = false; }},
       {"provision-refresh", kServe, true, [](Config& c, std::string_view v) { c.provision_refresh = duration_flag("provision-refresh", v, false); }},
       {"provision-gc-interval", kServe, true, [](Config& c, std::string_view v) { c.provision_gc_interval = duration_flag("provision-gc-interval", v, false); }},
       {"forget-after", kServe, true, [](Config& c, std::string_view v) { c.forget_after = duration_flag("forget-after", v, false); }},
@@ -369,6 +387,9 @@ std::string usage(std::string_view topic) {
       "  --min-history D            checkpoint history a recommendation needs (default 48h; 0: off)\n"
       "  --min-samples N            checkpoint samples a recommendation needs (default 10)\n"
       "  --retry-memory-factor F    memory raise per retry, from the pod's request (default 1)\n"
+      "  --oom-bump-ratio F         an OOM kill's floor: killed memory times F (default 1.2) ...\n"
+      "  --oom-min-bump Q           ... or plus Q, whichever is more (default 100Mi)\n"
+      "  --oom-floor-clean-runs N   clean runs after a kill before its floor may end (default 3)\n"
       "  --max-decrease-cpu P, --max-decrease-memory P\n"
       "                             largest decrease from the pod's request (e.g. 50%; default off)\n"
       "  --max-increase-cpu P, --max-increase-memory P\n"
@@ -388,6 +409,7 @@ std::string usage(std::string_view topic) {
                "                             them (reloaded when it changes)\n"
                "  --kubeconfig FILE          read recommendations from the Kubernetes API (default: in-cluster)\n"
                "  --disable-provisioning     do not create AirflowTasks and VPAs for new tasks\n"
+               "  --disable-run-watch        do not watch task pods end (no OOM floors, no run-time metrics)\n"
                "  --provision-refresh D      status.lastSeen refreshed at most this often per task (default 1h)\n"
                "  --provision-gc-interval D  how often tasks not seen are looked for (default 1h)\n"
                "  --forget-after D           tasks not seen this long are deleted with their VPA (default 720h)\n"

@@ -178,6 +178,12 @@ NamespaceInfo decode_namespace(const Value& object) {
       ns.annotations.emplace_back(view_of(member.name), view_of(member.value));
     }
   }
+  if (const Value* labels = opt_object(md, "labels", "metadata")) {
+    for (const auto& member : labels->GetObject()) {
+      if (!member.value.IsString()) fail("metadata.labels", "values must be strings");
+      ns.labels.emplace_back(view_of(member.name), view_of(member.value));
+    }
+  }
   return ns;
 }
 

@@ -319,6 +319,7 @@ struct SnapshotData {
   StringMap<std::vector<const LimitRange*>> limit_ranges_by_namespace;
   std::vector<NamespaceInfo> namespaces;
   StringMap<LabelSet> namespace_annotations;  // views into `namespaces`
+  StringMap<LabelSet> namespace_labels;       // the same
 
   std::optional<std::uint32_t> namespace_id(std::string_view name) const {
     auto it = namespace_ids.find(name);
@@ -903,6 +904,9 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::finish() {
     LabelSet& annotations = data.namespace_annotations[ns.meta.name];
     annotations = LabelSet();  // the last object of a name wins
     for (const auto& [key, value] : ns.annotations) annotations.set(key, value);
+    LabelSet& labels = data.namespace_labels[ns.meta.name];
+    labels = LabelSet();
+    for (const auto& [key, value] : ns.labels) labels.set(key, value);
   }
   // Two checkpoints for the same (VPA, container) are not expected (the recommender names
   // them `<vpa>-<container>`); should it happen, the later one wins, as for names.
@@ -993,6 +997,11 @@ const std::vector<const LimitRange*>& Snapshot::limit_ranges(std::string_view na
   static const std::vector<const LimitRange*> kNone;
   auto it = data_->limit_ranges_by_namespace.find(namespace_);
   return it == data_->limit_ranges_by_namespace.end() ? kNone : it->second;
+}
+
+const LabelSet* Snapshot::namespace_labels(std::string_view namespace_) const {
+  auto it = data_->namespace_labels.find(namespace_);
+  return it == data_->namespace_labels.end() ? nullptr : &it->second;
 }
 
 const LabelSet* Snapshot::namespace_annotations(std::string_view namespace_) const {

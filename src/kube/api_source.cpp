@@ -23,6 +23,7 @@
 #include "avw/core/admission.hpp"
 #include "avw/core/objects.hpp"
 #include "avw/kube/client.hpp"
+#include "avw/kube/url.hpp"
 #include "avw/metrics/metrics.hpp"
 
 namespace avw::kube {
@@ -104,24 +105,6 @@ std::size_t erase_objects(Kind kind, const core::DecodedObjects& objects, Object
   return 0;
 }
 
-// Continue tokens are opaque; encode everything but RFC 3986 unreserved characters.
-std::string url_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 0xF]);
-    }
-  }
-  return out;
-}
 
 std::string_view group_of(std::string_view api_version) {
   const auto slash = api_version.find('/');

@@ -93,6 +93,10 @@ void append_labels(std::string& out, const Labels& labels, std::string_view extr
 
 void Gauge::add(double d) { value_.fetch_add(d, std::memory_order_relaxed); }
 
+void FloatCounter::add(double d) {
+  if (d > 0) value_.fetch_add(d, std::memory_order_relaxed);
+}
+
 Histogram::Histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)),
       buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {
@@ -117,6 +121,7 @@ struct Registry::Impl {
   struct Series {
     Labels labels;
     std::unique_ptr<Counter> counter;
+    std::unique_ptr<FloatCounter> float_counter;
     std::unique_ptr<Gauge> gauge;
     std::unique_ptr<Histogram> histogram;
   };
@@ -158,7 +163,7 @@ struct Registry::Impl {
     auto sit = std::find_if(series.begin(), series.end(),
                             [&](const Series& s) { return s.labels == labels; });
     if (sit != series.end()) return *sit;
-    series.push_back(Series{labels, nullptr, nullptr, nullptr});
+    series.push_back(Series{labels, nullptr, nullptr, nullptr, nullptr});
     return series.back();
   }
 };
@@ -171,6 +176,13 @@ Counter& Registry::counter(std::string_view name, std::string_view help, const L
   auto& s = impl_->find_or_add(name, help, Type::Counter, labels);
   if (!s.counter) s.counter = std::make_unique<Counter>();
   return *s.counter;
+}
+
+FloatCounter& Registry::float_counter(std::string_view name, std::string_view help, const Labels& labels) {
+  std::lock_guard lock(impl_->mutex);
+  auto& s = impl_->find_or_add(name, help, Type::Counter, labels);
+  if (!s.float_counter) s.float_counter = std::make_unique<FloatCounter>();
+  return *s.float_counter;
 }
 
 Gauge& Registry::gauge(std::string_view name, std::string_view help, const Labels& labels) {
@@ -209,11 +221,11 @@ std::string Registry::render() const {
         out += ' ';
         append_number(out, s.counter->value());
         out += '\n';
-      } else if (s.gauge) {
+      } else if (s.gauge || s.float_counter) {
         out += family->name;
         append_labels(out, s.labels);
         out += ' ';
-        append_number(out, s.gauge->value());
+        append_number(out, s.gauge ? s.gauge->value() : s.float_counter->value());
         out += '\n';
       } else if (s.histogram) {
         const Histogram& h = *s.histogram;

@@ -1,6 +1,7 @@
 #include "avw/provision/objects.hpp"
 
 #include "avw/core/objects.hpp"
+#include "avw/kube/url.hpp"
 
 #include <cstdio>
 #include <cstdint>
@@ -191,23 +192,7 @@ std::string managed_tasks_list_path(std::size_t limit, std::string_view continue
   return path;
 }
 
-std::string url_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 0xF];
-    }
-  }
-  return out;
-}
+std::string url_encode(std::string_view text) { return kube::url_encode(text); }
 
 std::string format_rfc3339(TimePoint t) {
   using namespace std::chrono;
@@ -255,14 +240,20 @@ std::optional<TimePoint> parse_rfc3339(std::string_view text) {
   return time_point_cast<system_clock::duration>(local - offset);
 }
 
-std::optional<std::string> object_uid(std::string_view body) {
+std::optional<ObjectVersion> object_version(std::string_view body) {
   rapidjson::Document doc;
   if (!parse_document(doc, body)) return std::nullopt;
   const rapidjson::Value* meta = object_member(doc, "metadata");
   if (meta == nullptr) return std::nullopt;
-  const std::string_view uid = string_member(*meta, "uid");
-  if (uid.empty()) return std::nullopt;
-  return std::string(uid);
+  ObjectVersion out{std::string(string_member(*meta, "uid")), std::string(string_member(*meta, "resourceVersion"))};
+  if (out.uid.empty()) return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> object_uid(std::string_view body) {
+  auto version = object_version(body);
+  if (!version) return std::nullopt;
+  return std::move(version->uid);
 }
 
 std::optional<TaskListPage> parse_task_list(std::string_view body, std::string* error) {

@@ -53,6 +53,8 @@ struct Config {
   std::chrono::milliseconds provision_refresh{3'600'000};  // --provision-refresh
   std::chrono::milliseconds provision_gc_interval{3'600'000};  // --provision-gc-interval
   std::chrono::milliseconds forget_after{30LL * 24 * 3'600'000};  // --forget-after
+  /// The closed loop's task-pod watch (the Kubernetes API source only).
+  bool run_watch = true;                                  // --disable-run-watch turns it off
   server::ServerOptions server; // also holds the decision config (server.decision)
   LogFormat log_format = LogFormat::Text;
   std::string log_level = "info";

@@ -146,10 +146,11 @@ struct Checkpoint {
   friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
 };
 
-/// A namespace's annotations: per-namespace overrides of the safety gates.
+/// A namespace's annotations (per-namespace overrides of the safety gates) and labels.
 struct NamespaceInfo {
   ObjectMeta meta;
   std::vector<std::pair<std::string, std::string>> annotations;
+  std::vector<std::pair<std::string, std::string>> labels;  // the closed loop reads the mode
 
   friend bool operator==(const NamespaceInfo&, const NamespaceInfo&) = default;
 };

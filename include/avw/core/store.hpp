@@ -228,6 +228,8 @@ class Snapshot {
                                               std::string_view container) const;
   /// A namespace's annotations, or nullptr when the source does not know the namespace.
   const LabelSet* namespace_annotations(std::string_view namespace_) const;
+  /// A namespace's labels (its mode: `airflow-vpa-webhook.io/mode`), or nullptr likewise.
+  const LabelSet* namespace_labels(std::string_view namespace_) const;
   /// False when the source had no checkpoint objects at all and is not authoritative about
   /// them (StoreOptions::checkpoints_authoritative): the history gate is then off.
   bool has_checkpoints() const;

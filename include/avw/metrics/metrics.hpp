@@ -38,6 +38,17 @@ class Counter {
   std::atomic<std::uint64_t> value_{0};
 };
 
+/// A counter of a quantity that is not a whole number (core-seconds): it only goes up.
+class FloatCounter {
+ public:
+  /// Negative or NaN amounts are ignored: a counter never goes down.
+  void add(double d);
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0.0};
+};
+
 class Gauge {
  public:
   void set(double v) { value_.store(v, std::memory_order_relaxed); }
@@ -75,6 +86,7 @@ class Registry {
   /// Returns the series with this name and labels, creating it on first use. A name keeps
   /// the help text and type of its first registration.
   Counter& counter(std::string_view name, std::string_view help, const Labels& labels = {});
+  FloatCounter& float_counter(std::string_view name, std::string_view help, const Labels& labels = {});
   Gauge& gauge(std::string_view name, std::string_view help, const Labels& labels = {});
   Histogram& histogram(std::string_view name, std::string_view help, std::vector<double> bounds,
                        const Labels& labels = {});

@@ -61,6 +61,13 @@ std::optional<TimePoint> parse_rfc3339(std::string_view text);
 /// metadata.uid of an object in a response body, when it is a JSON object that has one.
 std::optional<std::string> object_uid(std::string_view body);
 
+/// metadata.uid and .resourceVersion of an object in a response body (nullopt without a uid).
+struct ObjectVersion {
+  std::string uid;
+  std::string resource_version;
+};
+std::optional<ObjectVersion> object_version(std::string_view body);
+
 /// One AirflowTask of a list, as garbage collection needs it.
 struct ListedTask {
   std::string namespace_;
