@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "avw/core/admission.hpp"
+#include "avw/core/oom_kill.hpp"
 #include "avw/core/selector.hpp"
 #include "avw/core/task.hpp"
 #include "support/net/https_client.hpp"
@@ -475,6 +476,8 @@ TEST_CASE("the base renders every object the webhook needs, in its namespace", "
       {"ClusterRole", "airflow-vpa-webhook-provisioner"},
       {"ClusterRoleBinding", "airflow-vpa-webhook-reader"},
       {"ClusterRoleBinding", "airflow-vpa-webhook-provisioner"},
+      {"ClusterRole", "airflow-vpa-webhook-run-watch"},
+      {"ClusterRoleBinding", "airflow-vpa-webhook-run-watch"},
       {"ClusterRole", "airflow-vpa-webhook-aggregate-to-view"},
       {"ClusterRole", "airflow-vpa-webhook-aggregate-to-edit"},
       {"Deployment", "airflow-vpa-webhook"},
@@ -654,13 +657,31 @@ TEST_CASE("the AirflowTask schema is structural and always gives spec.replicas a
   CHECK(text(status["lastSeen"]["format"]) == "date-time");
   CHECK(text(status["conditions"]["type"]) == "array");
 
+  // status.oomKills holds every member the closed loop writes, one entry per container.
+  const YAML::Node kills = status["oomKills"];
+  CHECK(text(kills["x-kubernetes-list-type"]) == "map");
+  CHECK(strings(kills["x-kubernetes-list-map-keys"]) == std::vector<std::string>{"container"});
+  avw::core::OomKill kill;
+  kill.container = "base";
+  kill.memory_request = avw::core::Quantity::parse("300Mi");
+  kill.memory_limit = avw::core::Quantity::parse("600Mi");
+  kill.clean_runs = {"r2"};
+  kill.lifted_at = 1;
+  const YAML::Node written = YAML::Load(avw::core::oom_kills_to_json({kill}))[0];
+  REQUIRE(written.size() == 10);
+  for (const auto& kv : written) {
+    INFO(kv.first.as<std::string>());
+    CHECK(kills["items"]["properties"][kv.first.as<std::string>()].IsDefined());
+  }
+
   // Every property of the schema has a type (a structural schema), save the metadata stubs.
   std::vector<std::pair<std::string, YAML::Node>> pending{{"", schema}};
   while (!pending.empty()) {
     const auto [path, node] = pending.back();
     pending.pop_back();
     INFO("schema at ." << path);
-    CHECK(node["type"].IsDefined());
+    // A quantity is int-or-string, which a structural schema spells without a type.
+    CHECK((node["type"].IsDefined() || node["x-kubernetes-int-or-string"].as<bool>(false)));
     CHECK(!node["x-kubernetes-preserve-unknown-fields"].IsDefined());
     for (const auto& kv : node["properties"]) pending.emplace_back(path + "." + kv.first.as<std::string>(), kv.second);
     if (node["items"].IsDefined()) pending.emplace_back(path + "[]", node["items"]);
@@ -812,7 +833,7 @@ TEST_CASE("the service account holds exactly the permissions the webhook uses", 
       add_rules(grants, base().get("ClusterRole", text(ref["name"])));
     }
   }
-  CHECK(bindings == 2);
+  CHECK(bindings == 3);
 
   const std::map<RuleKey, std::set<std::string>> expected{
       {{"autoscaling.k8s.io", "verticalpodautoscalers"}, {"get", "list", "watch", "create"}},
@@ -823,6 +844,9 @@ TEST_CASE("the service account holds exactly the permissions the webhook uses", 
       {{"airflow-vpa-webhook.io", "airflowtasks/status"}, {"get", "patch", "update"}},
       {{"airflow-vpa-webhook.io", "airflowtasks/finalizers"}, {"update"}},
       {{"*", "*/scale"}, {"get"}},
+      // The closed loop: task pods' ends, and an Event on the AirflowTask.
+      {{"", "pods"}, {"list", "watch"}},
+      {{"events.k8s.io", "events"}, {"create"}},
   };
   CHECK(grants == expected);
 
