@@ -6,8 +6,13 @@
 // chunked watches with one JSON event per chunk ending in "\n", BOOKMARK events, a 410
 // Expired as an ERROR event inside a 200 stream, and Status bodies for errors.
 // Writes, as the provisioner makes them: POST creates (201 with a uid and creationTimestamp,
-// 409 AlreadyExists), PATCH applies a merge patch to an object or its /status, DELETE honours
-// preconditions (409 Conflict) and deletes the object's dependents (ownerReferences uid).
+// 409 AlreadyExists, a name made from generateName), PATCH applies a merge patch to an object
+// or its /status (409 Conflict when the patch's metadata.resourceVersion is stale; a patch
+// that changes nothing writes nothing), DELETE honours preconditions (409 Conflict) and
+// deletes the object's dependents (ownerReferences uid).
+// For the closed loop: task pods (`/api/v1/pods`, listed and watched with a `labelSelector`
+// as the watch cache serves it) and Events (POST to events.k8s.io/v1 or core v1, validated
+// as the captured server did). See the last section of tests/fixtures/README.md.
 //
 //   avw::test::FakeApiServer api;                 // 127.0.0.1, port 0, seeded from fixtures
 //   config.server = api.url(); config.ca_data = api.ca_pem(); config.token = api.token();
@@ -23,7 +28,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "avw/core/task.hpp"
 
 namespace avw::test {
 
@@ -60,7 +68,7 @@ class FakeApiServer {
   PemPair issue_client_certificate(std::string_view common_name);
 
   // ---- objects (plural: "verticalpodautoscalers", "airflowtasks", "limitranges",
-  //      "verticalpodautoscalercheckpoints") ----
+  //      "verticalpodautoscalercheckpoints", "namespaces", "pods", "events" (core v1)) ----
   /// Adds or replaces an object (JSON with metadata.namespace and .name): a new global
   /// resourceVersion, an ADDED or MODIFIED event. Returns the resourceVersion.
   std::string upsert(std::string_view plural, std::string_view object_json);
@@ -71,6 +79,10 @@ class FakeApiServer {
   void upsert_many(std::string_view plural, const std::vector<std::string>& objects);
   /// Deletes an object (DELETED event with its last state). False when it did not exist.
   bool remove(std::string_view plural, std::string_view namespace_, std::string_view name);
+  /// Deletes a pod as a forced delete does (the captured watch-task-pods): a MODIFIED with
+  /// metadata.deletionTimestamp and deletionGracePeriodSeconds 0, then the DELETED with that
+  /// last state. A DELETE request for a pod does the same. False when it did not exist.
+  bool force_delete_pod(std::string_view namespace_, std::string_view name);
   /// The stored object, or nullopt.
   std::optional<std::string> get(std::string_view plural, std::string_view namespace_,
                                  std::string_view name) const;
@@ -122,6 +134,8 @@ class FakeApiServer {
                  std::string_view name, std::string_view selector);
 
   // ---- observation ----
+  /// The Events created by POST so far (either API group), as stored, in order.
+  std::vector<std::string> events() const;
   /// Requests whose target contains `needle` (all requests for "").
   std::size_t requests(std::string_view needle = "") const;
   /// TCP connections accepted so far.
@@ -142,5 +156,80 @@ std::string make_vpa_for(std::string_view namespace_, std::string_view name, std
                          std::string_view memory);
 /// An AirflowTask whose /scale selector is `selector`.
 std::string make_airflow_task(std::string_view namespace_, std::string_view name, std::string_view selector);
+
+// ---- task pods, in the shapes of tests/fixtures/api/watch-task-pods.ndjson ----
+
+/// One container of a task pod; an empty quantity is left out, as a pod spec leaves it out.
+struct TaskPodContainer {
+  TaskPodContainer() = default;
+  /// A container with this memory request and limit ("" for none) and the default CPU request.
+  TaskPodContainer(std::string container, std::string memory_requested, std::string memory_limited)
+      : name(std::move(container)),
+        memory_request(std::move(memory_requested)),
+        memory_limit(std::move(memory_limited)) {}
+
+  std::string name = "base";
+  std::string image = "registry.local/etl:1.4";
+  std::string cpu_request = "250m";
+  std::string memory_request;
+  std::string cpu_limit;
+  std::string memory_limit;
+};
+
+/// A task pod as Airflow makes it. The launcher picks the labels: the KubernetesPodOperator's
+/// (`kubernetes_pod_operator`, `airflow_kpo_in_cluster`) or the KubernetesExecutor's
+/// (`kubernetes_executor`, `airflow-worker`); `Other` has neither.
+struct TaskPod {
+  TaskPod(std::string pod_name, std::string dag, std::string task, core::Launcher by = core::Launcher::PodOperator)
+      : name(std::move(pod_name)), dag_id(std::move(dag)), task_id(std::move(task)), launcher(by) {}
+
+  std::string namespace_ = "airflow";
+  std::string name;
+  std::string dag_id;
+  std::string task_id;
+  std::string run_id = "scheduled__2026-12-06T0000000000-8f3a1b2c4";
+  int try_number = 1;
+  core::Launcher launcher = core::Launcher::PodOperator;
+  std::vector<TaskPodContainer> containers = {TaskPodContainer("base", "300Mi", "600Mi")};
+  std::string creation_timestamp = "2026-12-06T18:26:24Z";
+};
+
+/// The pod as the API server stores it after defaulting (phase Pending), as in the captured
+/// ADDED events; managedFields are left out.
+std::string make_task_pod(const TaskPod& pod);
+
+/// The pod with every container running, as the kubelet reports it (the captured second
+/// event): phase Running, the four conditions True, pod IP, containerStatuses[].state.running.
+std::string with_containers_running(std::string_view pod_json, std::string_view started_at = "2026-12-06T18:26:24Z");
+
+/// How one container ended: an OOM kill is OOMKilled/137, a normal end Completed/0, the xcom
+/// sidecar stopped by SIGTERM Error/143.
+struct ContainerEnd {
+  std::string container = "base";
+  std::string reason = "OOMKilled";
+  int exit_code = 137;
+  std::string started_at = "2026-12-06T18:26:25Z";
+  std::string finished_at = "2026-12-06T18:26:27Z";
+};
+
+/// The pod with one container terminated (state.terminated with containerID, exitCode,
+/// reason, startedAt, finishedAt; ready and started false). When no container runs any more,
+/// the pod ends as the captured ones do: phase Failed if a container exited non-zero, else
+/// Succeeded, and the conditions Ready and ContainersReady False (PodFailed, PodCompleted).
+std::string with_container_ended(std::string_view pod_json, const ContainerEnd& end);
+
+/// One event of the captured task-pod watch.
+struct CapturedPodEvent {
+  std::string type;    // ADDED, MODIFIED or DELETED
+  std::string object;  // the pod, compact JSON, as the real API server sent it
+};
+
+/// tests/fixtures/api/watch-task-pods.ndjson in order, BOOKMARKs left out.
+std::vector<CapturedPodEvent> captured_task_pod_events();
+
+/// Feeds one captured event to the fake: ADDED and MODIFIED upsert the pod, DELETED removes
+/// it, so the fake's watchers see the same objects in the same order (with its own
+/// resourceVersions).
+void replay(FakeApiServer& api, const CapturedPodEvent& event);
 
 }  // namespace avw::test
