@@ -1599,8 +1599,8 @@ std::string make_vpa(std::string_view namespace_, std::string_view name, std::st
 std::string make_airflow_task(std::string_view namespace_, std::string_view name, std::string_view selector) {
   return R"({"apiVersion":"airflow-vpa-webhook.io/v1alpha1","kind":"AirflowTask","metadata":{"name":)" + quote(name) +
          R"(,"namespace":)" + quote(namespace_) +
-         R"(,"creationTimestamp":"2026-11-23T17:09:03Z"},"spec":{"replicas":0},"status":{"replicas":0,"selector":)" +
-         quote(selector) + "}}";
+         R"(,"creationTimestamp":"2026-11-23T17:09:03Z","uid":)" + quote("task-" + std::string(namespace_) + "-" + std::string(name)) +
+         R"(},"spec":{"replicas":0},"status":{"replicas":0,"selector":)" + quote(selector) + "}}";
 }
 
 // ---- task pods ------------------------------------------------------------------------
