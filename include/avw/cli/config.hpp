@@ -53,6 +53,10 @@ struct Config {
   std::chrono::milliseconds provision_refresh{3'600'000};  // --provision-refresh
   std::chrono::milliseconds provision_gc_interval{3'600'000};  // --provision-gc-interval
   std::chrono::milliseconds forget_after{30LL * 24 * 3'600'000};  // --forget-after
+  /// The recommender provisioned VPAs name in spec.recommenders; empty: none (the cluster's
+  /// default recommender).
+  std::string vpa_recommender;                                  // --vpa-recommender
+  std::chrono::milliseconds missing_recommendation_after{6 * 3'600'000};  // --missing-recommendation-after
   server::ServerOptions server; // also holds the decision config (server.decision)
   LogFormat log_format = LogFormat::Text;
   std::string log_level = "info";

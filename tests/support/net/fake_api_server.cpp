@@ -489,6 +489,19 @@ struct FakeApiServer::Impl {
         return {415, status_body(415, "UnsupportedMediaType", "the fake only applies merge patches")};
       }
       if (!body.IsObject()) return {400, status_body(400, "BadRequest", "empty patch")};
+      // A resourceVersion in the patch is a precondition, as on a real API server: the object
+      // must not have changed since the writer read it.
+      if (body.HasMember("metadata") && body["metadata"].IsObject() && body["metadata"].HasMember("resourceVersion") &&
+          body["metadata"]["resourceVersion"].IsString()) {
+        const std::string want = body["metadata"]["resourceVersion"].GetString();
+        const std::string have = stored["metadata"]["resourceVersion"].GetString();
+        if (want != have) {
+          return {409, status_body(409, "Conflict",
+                                   "Operation cannot be fulfilled on " + resource + " \"" + name +
+                                       "\": the object has been modified; please apply your changes to the latest "
+                                       "version and try again")};
+        }
+      }
       // The status subresource changes only status; the object itself never its status.
       for (auto m = body.MemberBegin(); m != body.MemberEnd(); ++m) {
         const bool is_status = std::string_view(m->name.GetString(), m->name.GetStringLength()) == "status";

@@ -6,8 +6,9 @@
 // chunked watches with one JSON event per chunk ending in "\n", BOOKMARK events, a 410
 // Expired as an ERROR event inside a 200 stream, and Status bodies for errors.
 // Writes, as the provisioner makes them: POST creates (201 with a uid and creationTimestamp,
-// 409 AlreadyExists), PATCH applies a merge patch to an object or its /status, DELETE honours
-// preconditions (409 Conflict) and deletes the object's dependents (ownerReferences uid).
+// 409 AlreadyExists), PATCH applies a merge patch to an object or its /status (409 Conflict
+// when the patch carries a metadata.resourceVersion that is no longer the object's), DELETE
+// honours preconditions (409 Conflict) and deletes the object's dependents (ownerReferences uid).
 //
 //   avw::test::FakeApiServer api;                 // 127.0.0.1, port 0, seeded from fixtures
 //   config.server = api.url(); config.ca_data = api.ca_pem(); config.token = api.token();
