@@ -374,10 +374,8 @@ class State : public std::enable_shared_from_this<State> {
     } while (!continue_token.empty());
 
     // A recommender seen in an earlier round and not now has no VPAs left: its gauges go to 0.
-    for (auto& [recommender, gauges] : recommender_gauges_) {
-      if (!tally.contains(recommender)) tally[recommender];
-    }
-    const auto grace_hours = std::chrono::duration_cast<std::chrono::hours>(options_.recommendation_grace).count();
+    for (const auto& seen : recommender_gauges_) tally.try_emplace(seen.first);
+    const std::string grace = spelled(options_.recommendation_grace);
     for (const auto& [recommender, counts] : tally) {
       RecommenderGauges& gauges = gauges_for(recommender);
       gauges.waiting->set(static_cast<double>(counts.waiting));
@@ -386,17 +384,25 @@ class State : public std::enable_shared_from_this<State> {
       if (counts.recommended == 0) {
         // Nothing with that name has answered for any task: it is not running, or not under
         // that name. The one line an operator needs, once per round while it lasts.
-        spdlog::warn("provision: {} provisioned VPAs name recommender \"{}\" and have no recommendation {}h or "
+        spdlog::warn("provision: {} provisioned VPAs name recommender \"{}\" and have no recommendation {} or "
                      "more after they were created, and none of its VPAs has one: is a VPA recommender running "
                      "with --recommender-name={}?",
-                     counts.waiting, recommender, grace_hours, recommender);
+                     counts.waiting, recommender, grace, recommender);
       } else {
         // It answers for other tasks, so these are most likely tasks too short to be sampled.
-        spdlog::info("provision: {} provisioned VPAs of recommender \"{}\" have no recommendation {}h or more "
+        spdlog::info("provision: {} provisioned VPAs of recommender \"{}\" have no recommendation {} or more "
                      "after they were created ({} of its VPAs have one)",
-                     counts.waiting, recommender, grace_hours, counts.recommended);
+                     counts.waiting, recommender, grace, counts.recommended);
       }
     }
+  }
+
+  // A duration as the flags spell it, in its largest whole unit: 6h, 90m, 45s.
+  static std::string spelled(std::chrono::seconds d) {
+    const auto n = d.count();
+    if (n % 3600 == 0) return std::to_string(n / 3600) + "h";
+    if (n % 60 == 0) return std::to_string(n / 60) + "m";
+    return std::to_string(n) + "s";
   }
 
   struct RecommenderGauges {
