@@ -87,6 +87,8 @@ struct Provisioning {
     options.gc_interval = config.provision_gc_interval;
     options.forget_after = duration_cast<std::chrono::seconds>(config.forget_after);
     options.label_keys = config.decision().keys;
+    options.recommender = config.vpa_recommender;
+    options.recommendation_grace = duration_cast<std::chrono::seconds>(config.missing_recommendation_after);
     provisioner = provision::make_provisioner(control, *client, options, registry);
     provisioner->start();
     slot->store(provisioner.get(), std::memory_order_release);

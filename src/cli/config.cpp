@@ -79,6 +79,24 @@ std::string label_key_flag(std::string_view flag, std::string_view value) {
   return std::string(value);
 }
 
+// A recommender's name as `--recommender-name` spells it and spec.recommenders[].name carries
+// it. The VPA API takes any string, but a name with spaces or symbols is a typo here, and a
+// typo makes every provisioned VPA wait for a recommender that never answers.
+std::string recommender_flag(std::string_view value) {
+  const auto word = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  bool ok = value.size() <= 253;
+  for (std::size_t i = 0; ok && i < value.size(); ++i) {
+    const char c = value[i];
+    const bool edge = i == 0 || i + 1 == value.size();
+    ok = word(c) || (!edge && (c == '-' || c == '_' || c == '.'));
+  }
+  if (!ok) {
+    fail("vpa-recommender", quoted(value) + " is not a recommender name (letters, digits and inner '-', '_', '.'; "
+                                            "e.g. airflow-vpa-webhook; empty for the default recommender)");
+  }
+  return std::string(value);
+}
+
 // HOST:PORT, with IPv6 hosts in brackets ([::1]:8443). The host must be an IP address:
 // binding to a name would depend on resolver order and is never what a webhook wants.
 void parse_listen(Config& c, std::string_view value) {
@@ -207,6 +225,9 @@ const std::vector<Flag>& flags() {
       {"provision-refresh", kServe, true, [](Config& c, std::string_view v) { c.provision_refresh = duration_flag("provision-refresh", v, false); }},
       {"provision-gc-interval", kServe, true, [](Config& c, std::string_view v) { c.provision_gc_interval = duration_flag("provision-gc-interval", v, false); }},
       {"forget-after", kServe, true, [](Config& c, std::string_view v) { c.forget_after = duration_flag("forget-after", v, false); }},
+      {"vpa-recommender", kServe, true, [](Config& c, std::string_view v) { c.vpa_recommender = recommender_flag(v); }},
+      {"missing-recommendation-after", kServe, true,
+       [](Config& c, std::string_view v) { c.missing_recommendation_after = duration_flag("missing-recommendation-after", v, false); }},
       {"threads", kServe, true, [](Config& c, std::string_view v) { c.server.threads = parse_int<unsigned>("threads", v, 1, 1024); }},
       {"max-request-bytes", kServe, true, [](Config& c, std::string_view v) { c.server.max_request_bytes = bytes_flag("max-request-bytes", v); }},
       {"max-connections", kServe, true,
@@ -256,6 +277,12 @@ void validate(Config& c) {
     }
     if (!c.recommendations.empty() && !c.kubeconfig.empty()) {
       throw UsageError("serve: --recommendations and --kubeconfig are exclusive");
+    }
+    // The name goes into the VPAs the provisioner creates; without provisioning it would be
+    // silently ignored, and whoever set it would believe their VPAs name it.
+    if (!c.vpa_recommender.empty() && (!c.recommendations.empty() || !c.provision)) {
+      throw UsageError("serve: --vpa-recommender names the recommender of provisioned VPAs; it needs provisioning "
+                       "(the Kubernetes API source, without --recommendations or --disable-provisioning)");
     }
   }
 }
@@ -413,6 +440,13 @@ std::string usage(std::string_view topic) {
                "  --provision-refresh D      status.lastSeen refreshed at most this often per task (default 1h)\n"
                "  --provision-gc-interval D  how often tasks not seen are looked for (default 1h)\n"
                "  --forget-after D           tasks not seen this long are deleted with their VPA (default 720h)\n"
+               "  --vpa-recommender NAME     provisioned VPAs name this VPA recommender in spec.recommenders, and\n"
+               "                             earlier ones are changed to it at their refresh (default: none, the\n"
+               "                             cluster's default recommender); a recommender with\n"
+               "                             --recommender-name=NAME must run\n"
+               "  --missing-recommendation-after D\n"
+               "                             provisioned VPAs still without a recommendation this long after they\n"
+               "                             were made are counted and reported (default 6h)\n"
                "  --dry-run                  /mutate answers like /audit: no patch, audit annotations\n"
                "  --threads N                worker threads (default: one per core)\n"
                "  --max-request-bytes N      larger request bodies get 413 (default 4Mi)\n"

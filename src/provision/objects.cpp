@@ -37,6 +37,24 @@ void put_metadata(Writer& w, const core::TaskKey& key, const std::string& name) 
   w.EndObject();
 }
 
+// spec.recommenders naming one recommender: [{"name": recommender}].
+void put_recommenders(Writer& w, std::string_view recommender) {
+  w.StartArray();
+  w.StartObject();
+  put(w, "name", recommender);
+  w.EndObject();
+  w.EndArray();
+}
+
+// One page of the cluster-wide list at `collection` of the objects the provisioner made.
+std::string managed_list_path(std::string_view collection, std::size_t limit, std::string_view continue_token) {
+  std::string path = std::string(collection) + "?labelSelector=" +
+                     url_encode(std::string(kManagedByLabel) + "=" + std::string(kManagedByValue)) +
+                     "&limit=" + std::to_string(limit);
+  if (!continue_token.empty()) path += "&continue=" + url_encode(continue_token);
+  return path;
+}
+
 std::string_view string_member(const rapidjson::Value& object, const char* name) {
   if (!object.IsObject()) return {};
   const auto it = object.FindMember(name);
@@ -66,6 +84,77 @@ std::optional<int> digits(std::string_view text, std::size_t pos, std::size_t wi
     value = value * 10 + (c - '0');
   }
   return value;
+}
+
+// A list page: its continue token, and each of its items handed to `read_item(item, page)`.
+// nullopt and the reason in `error` when the body is not a list.
+template <class Page, class ReadItem>
+std::optional<Page> parse_list_page(std::string_view body, std::string* error, ReadItem read_item) {
+  auto fail = [error](std::string why) -> std::optional<Page> {
+    if (error != nullptr) *error = std::move(why);
+    return std::nullopt;
+  };
+  rapidjson::Document doc;
+  if (!parse_document(doc, body)) return fail("not a JSON object");
+  const auto items = doc.FindMember("items");
+  if (items == doc.MemberEnd() || !(items->value.IsArray() || items->value.IsNull())) {
+    return fail("no items array");
+  }
+  Page page;
+  if (const rapidjson::Value* meta = object_member(doc, "metadata")) {
+    page.continue_token = std::string(string_member(*meta, "continue"));
+  }
+  if (items->value.IsNull()) return page;
+  for (const auto& item : items->value.GetArray()) read_item(item, page);
+  return page;
+}
+
+// One VPA of a list or a GET. A reason in `error` when it cannot be read.
+std::optional<ListedVpa> read_vpa(const rapidjson::Value& item, std::string& error) {
+  const rapidjson::Value* meta = object_member(item, "metadata");
+  if (meta == nullptr) {
+    error = "a VerticalPodAutoscaler without metadata";
+    return std::nullopt;
+  }
+  ListedVpa vpa;
+  vpa.namespace_ = std::string(string_member(*meta, "namespace"));
+  vpa.name = std::string(string_member(*meta, "name"));
+  vpa.resource_version = std::string(string_member(*meta, "resourceVersion"));
+  if (vpa.namespace_.empty() || vpa.name.empty() || vpa.resource_version.empty()) {
+    error = "a VerticalPodAutoscaler without namespace, name or resourceVersion: " + vpa.namespace_ + "/" + vpa.name;
+    return std::nullopt;
+  }
+  if (const rapidjson::Value* labels = object_member(*meta, "labels")) {
+    vpa.managed = string_member(*labels, std::string(kManagedByLabel).c_str()) == kManagedByValue;
+  }
+  vpa.created = parse_rfc3339(string_member(*meta, "creationTimestamp"));
+  if (const rapidjson::Value* spec = object_member(item, "spec")) {
+    const auto list = spec->FindMember("recommenders");
+    if (list != spec->MemberEnd() && !list->value.IsNull()) {
+      // Misread, this list would make the provisioner rewrite a VPA it should leave alone.
+      if (!list->value.IsArray()) {
+        error = "VerticalPodAutoscaler " + vpa.namespace_ + "/" + vpa.name + ": spec.recommenders is not a list";
+        return std::nullopt;
+      }
+      for (const auto& selector : list->value.GetArray()) {
+        const std::string_view name = string_member(selector, "name");
+        if (name.empty()) {
+          error = "VerticalPodAutoscaler " + vpa.namespace_ + "/" + vpa.name +
+                  ": spec.recommenders has an item without a name";
+          return std::nullopt;
+        }
+        vpa.recommenders.emplace_back(name);
+      }
+    }
+  }
+  if (const rapidjson::Value* status = object_member(item, "status")) {
+    if (const rapidjson::Value* recommendation = object_member(*status, "recommendation")) {
+      const auto list = recommendation->FindMember("containerRecommendations");
+      vpa.has_recommendation = list != recommendation->MemberEnd() && list->value.IsArray() &&
+                               !list->value.GetArray().Empty();
+    }
+  }
+  return vpa;
 }
 
 }  // namespace
@@ -106,7 +195,7 @@ std::string status_patch_json(const core::TaskKey& key, const core::TaskLabelKey
   return text_of(buffer);
 }
 
-std::string vpa_json(const core::TaskKey& key, std::string_view owner_uid) {
+std::string vpa_json(const core::TaskKey& key, std::string_view owner_uid, std::string_view recommender) {
   const std::string name = core::task_object_name(key);
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
@@ -152,6 +241,31 @@ std::string vpa_json(const core::TaskKey& key, std::string_view owner_uid) {
   w.EndObject();
   w.EndArray();
   w.EndObject();
+  if (!recommender.empty()) {
+    put(w, "recommenders");
+    put_recommenders(w, recommender);
+  }
+  w.EndObject();
+  w.EndObject();
+  return text_of(buffer);
+}
+
+std::string recommenders_patch_json(std::string_view recommender, std::string_view resource_version) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  put(w, "metadata");
+  w.StartObject();
+  put(w, "resourceVersion", resource_version);
+  w.EndObject();
+  put(w, "spec");
+  w.StartObject();
+  put(w, "recommenders");
+  if (recommender.empty()) {
+    w.Null();
+  } else {
+    put_recommenders(w, recommender);
+  }
   w.EndObject();
   w.EndObject();
   return text_of(buffer);
@@ -185,11 +299,11 @@ std::string vpa_path(std::string_view namespace_, std::string_view name) {
 }
 
 std::string managed_tasks_list_path(std::size_t limit, std::string_view continue_token) {
-  std::string path = "/apis/" + std::string(kTaskApiVersion) + "/airflowtasks?labelSelector=" +
-                     url_encode(std::string(kManagedByLabel) + "=" + std::string(kManagedByValue)) +
-                     "&limit=" + std::to_string(limit);
-  if (!continue_token.empty()) path += "&continue=" + url_encode(continue_token);
-  return path;
+  return managed_list_path("/apis/" + std::string(kTaskApiVersion) + "/airflowtasks", limit, continue_token);
+}
+
+std::string managed_vpas_list_path(std::size_t limit, std::string_view continue_token) {
+  return managed_list_path("/apis/autoscaling.k8s.io/v1/verticalpodautoscalers", limit, continue_token);
 }
 
 std::string url_encode(std::string_view text) { return kube::url_encode(text); }
@@ -257,26 +371,11 @@ std::optional<std::string> object_uid(std::string_view body) {
 }
 
 std::optional<TaskListPage> parse_task_list(std::string_view body, std::string* error) {
-  auto fail = [error](std::string why) -> std::optional<TaskListPage> {
-    if (error != nullptr) *error = std::move(why);
-    return std::nullopt;
-  };
-  rapidjson::Document doc;
-  if (!parse_document(doc, body)) return fail("not a JSON object");
-  const auto items = doc.FindMember("items");
-  if (items == doc.MemberEnd() || !(items->value.IsArray() || items->value.IsNull())) {
-    return fail("no items array");
-  }
-  TaskListPage page;
-  if (const rapidjson::Value* meta = object_member(doc, "metadata")) {
-    page.continue_token = std::string(string_member(*meta, "continue"));
-  }
-  if (items->value.IsNull()) return page;
-  for (const auto& item : items->value.GetArray()) {
+  return parse_list_page<TaskListPage>(body, error, [](const rapidjson::Value& item, TaskListPage& page) {
     const rapidjson::Value* meta = object_member(item, "metadata");
     if (meta == nullptr) {
       page.errors.emplace_back("an item without metadata");
-      continue;
+      return;
     }
     ListedTask task;
     task.namespace_ = std::string(string_member(*meta, "namespace"));
@@ -285,7 +384,7 @@ std::optional<TaskListPage> parse_task_list(std::string_view body, std::string* 
     if (task.namespace_.empty() || task.name.empty() || task.resource_version.empty()) {
       page.errors.emplace_back("an item without namespace, name or resourceVersion: " + task.namespace_ + "/" +
                                task.name);
-      continue;
+      return;
     }
     if (const rapidjson::Value* labels = object_member(*meta, "labels")) {
       task.managed = string_member(*labels, std::string(kManagedByLabel).c_str()) == kManagedByValue;
@@ -295,8 +394,38 @@ std::optional<TaskListPage> parse_task_list(std::string_view body, std::string* 
       task.last_seen = parse_rfc3339(string_member(*status, "lastSeen"));
     }
     page.items.push_back(std::move(task));
+  });
+}
+
+bool ListedVpa::names(std::string_view recommender) const {
+  if (recommender.empty()) return recommenders.empty();
+  return recommenders.size() == 1 && recommenders.front() == recommender;
+}
+
+std::string ListedVpa::served_by() const { return recommenders.empty() ? "default" : recommenders.front(); }
+
+std::optional<ListedVpa> parse_vpa(std::string_view body, std::string* error) {
+  rapidjson::Document doc;
+  std::string why;
+  std::optional<ListedVpa> vpa;
+  if (!parse_document(doc, body)) {
+    why = "not a JSON object";
+  } else {
+    vpa = read_vpa(doc, why);
   }
-  return page;
+  if (!vpa && error != nullptr) *error = std::move(why);
+  return vpa;
+}
+
+std::optional<VpaListPage> parse_vpa_list(std::string_view body, std::string* error) {
+  return parse_list_page<VpaListPage>(body, error, [](const rapidjson::Value& item, VpaListPage& page) {
+    std::string why;
+    if (auto vpa = read_vpa(item, why)) {
+      page.items.push_back(std::move(*vpa));
+    } else {
+      page.errors.push_back(std::move(why));
+    }
+  });
 }
 
 bool is_stale(const ListedTask& task, TimePoint now, std::chrono::seconds forget_after) {

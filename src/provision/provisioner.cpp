@@ -24,6 +24,7 @@
 #include "avw/kube/client.hpp"
 #include "avw/metrics/metrics.hpp"
 #include "avw/provision/objects.hpp"
+#include "avw/provision/waiting_vpas.hpp"
 
 namespace avw::provision {
 namespace {
@@ -91,9 +92,14 @@ class State : public std::enable_shared_from_this<State> {
         gc_conflict_(gc_counter(registry, "conflict")),
         gc_gone_(gc_counter(registry, "gone")),
         gc_errors_(gc_counter(registry, "error")),
-        known_gauge_(registry.gauge("avw_provision_known_tasks", "Tasks this replica has seen and remembers.")) {
+        known_gauge_(registry.gauge("avw_provision_known_tasks", "Tasks this replica has seen and remembers.")),
+        recommender_updates_(registry.counter(
+            "avw_provision_vpa_recommender_updates_total",
+            "Managed VPAs whose spec.recommenders was changed to the configured recommender (--vpa-recommender).")),
+        registry_(registry) {
     if (!options_.clock) options_.clock = [] { return std::chrono::system_clock::now(); };
     if (options_.gc_page_size == 0) options_.gc_page_size = 500;
+    if (options_.vpa_page_size == 0) options_.vpa_page_size = 500;
   }
 
   // Any thread.
@@ -265,15 +271,61 @@ class State : public std::enable_shared_from_this<State> {
     }
     known = true;
     // Posted on every refresh too: a VPA that someone deleted comes back; 409 is the usual answer.
-    const kube::Response vpa =
-        co_await client_.request(kube::Request("POST", vpa_path(id.namespace_), vpa_json(key, *uid)));
+    const kube::Response vpa = co_await client_.request(
+        kube::Request("POST", vpa_path(id.namespace_), vpa_json(key, *uid, options_.recommender)));
     if (vpa.status == 201) {
       spdlog::info("provision: created VerticalPodAutoscaler {} (owner uid {})", where, *uid);
-    } else if (vpa.status != 409) {
+    } else if (vpa.status == 409) {
+      // It exists, perhaps from before --vpa-recommender changed: bring it to the setting.
+      if (std::optional<Attempt> trouble = co_await align_recommender(id.namespace_, name)) {
+        trouble->result = result;
+        co_return std::move(*trouble);
+      }
+    } else {
       co_return failed("creating VerticalPodAutoscaler " + where, vpa);
     }
     written = seen;
     co_return Attempt{Attempt::Kind::Done, result, {}};
+  }
+
+  // Makes the existing VPA `name` name the configured recommender, if the provisioner manages
+  // it. nullopt when it does (now or already), or when it is not ours to change; otherwise
+  // what went wrong.
+  net::awaitable<std::optional<Attempt>> align_recommender(const std::string& namespace_, const std::string& name) {
+    const std::string where = namespace_ + "/" + name;
+    const kube::Response got = co_await client_.request(kube::Request("GET", vpa_path(namespace_, name)));
+    if (got.status == 404) {
+      co_return Attempt{Attempt::Kind::Retry, Result::Refreshed,
+                        "VerticalPodAutoscaler " + where + " is gone; creating it again"};
+    }
+    if (!got.ok()) co_return failed("reading VerticalPodAutoscaler " + where, got);
+    std::string error;
+    const std::optional<ListedVpa> vpa = parse_vpa(got.body, &error);
+    if (!vpa) {
+      co_return Attempt{Attempt::Kind::GiveUp, Result::Refreshed,
+                        "reading VerticalPodAutoscaler " + where + ": " + error};
+    }
+    // Without the label it is someone else's VPA that happens to have the name: left alone.
+    if (!vpa->managed || vpa->names(options_.recommender)) co_return std::nullopt;
+    const kube::Response patched = co_await client_.request(
+        kube::Request("PATCH", vpa_path(namespace_, name),
+                      recommenders_patch_json(options_.recommender, vpa->resource_version),
+                      "application/merge-patch+json"));
+    if (patched.status == 409 || patched.status == 404) {
+      // Changed or deleted since it was read: read it again (or create it) on the next pass.
+      co_return Attempt{Attempt::Kind::Retry, Result::Refreshed,
+                        "VerticalPodAutoscaler " + where + " changed while its recommender was set"};
+    }
+    if (!patched.ok()) co_return failed("setting the recommender of VerticalPodAutoscaler " + where, patched);
+    recommender_updates_.inc();
+    spdlog::info("provision: VerticalPodAutoscaler {} now names recommender {} (it named {})", where,
+                 recommender_label(options_.recommender), vpa->served_by());
+    co_return std::nullopt;
+  }
+
+  // How a log line names the recommender of a setting: "default" for none, as the VPA API does.
+  static std::string recommender_label(const std::string& recommender) {
+    return recommender.empty() ? "default" : recommender;
   }
 
   // ---- garbage collection ------------------------------------------------------------
@@ -285,7 +337,93 @@ class State : public std::enable_shared_from_this<State> {
         self->gc_errors_.inc();
         spdlog::error("provision: garbage collection failed: {}", ex.what());
       }
+      try {
+        co_await self->count_waiting_vpas();
+      } catch (const std::exception& ex) {
+        spdlog::error("provision: counting VPAs without a recommendation failed: {}", ex.what());
+      }
     }
+  }
+
+  // ---- VPAs that wait for a recommendation ------------------------------------------------
+  // Lists the managed VPAs and tells, per recommender, how many still have no recommendation
+  // long after they were made. Off the admission path and outside readiness: a recommender
+  // that does not answer costs recommendations, never admissions.
+  net::awaitable<void> count_waiting_vpas() {
+    const TimePoint t = now();
+    RecommenderTally tally;
+    std::string continue_token;
+    do {
+      const kube::Response r = co_await client_.request(
+          kube::Request("GET", managed_vpas_list_path(options_.vpa_page_size, continue_token)));
+      if (stopped_) co_return;
+      if (!r.ok()) {
+        spdlog::warn("provision: listing VerticalPodAutoscalers to find those without a recommendation failed: {}",
+                     kube::describe(r));
+        co_return;
+      }
+      std::string error;
+      std::optional<VpaListPage> page = parse_vpa_list(r.body, &error);
+      if (!page) {
+        spdlog::warn("provision: undecodable VerticalPodAutoscaler list: {}", error);
+        co_return;
+      }
+      for (const auto& e : page->errors) spdlog::warn("provision: counting VPAs skipped {}", e);
+      add_to_tally(tally, page->items, t, options_.recommendation_grace);
+      continue_token = std::move(page->continue_token);
+    } while (!continue_token.empty());
+
+    // A recommender seen in an earlier round and not now has no VPAs left: its gauges go to 0.
+    for (const auto& seen : recommender_gauges_) tally.try_emplace(seen.first);
+    const std::string grace = spelled(options_.recommendation_grace);
+    for (const auto& [recommender, counts] : tally) {
+      RecommenderGauges& gauges = gauges_for(recommender);
+      gauges.waiting->set(static_cast<double>(counts.waiting));
+      gauges.recommended->set(static_cast<double>(counts.recommended));
+      if (counts.waiting == 0) continue;
+      if (counts.recommended == 0) {
+        // Nothing with that name has answered for any task: it is not running, or not under
+        // that name. The one line an operator needs, once per round while it lasts.
+        spdlog::warn("provision: {} provisioned VPAs name recommender \"{}\" and have no recommendation {} or "
+                     "more after they were created, and none of its VPAs has one: is a VPA recommender running "
+                     "with --recommender-name={}?",
+                     counts.waiting, recommender, grace, recommender);
+      } else {
+        // It answers for other tasks, so these are most likely tasks too short to be sampled.
+        spdlog::info("provision: {} provisioned VPAs of recommender \"{}\" have no recommendation {} or more "
+                     "after they were created ({} of its VPAs have one)",
+                     counts.waiting, recommender, grace, counts.recommended);
+      }
+    }
+  }
+
+  // A duration as the flags spell it, in its largest whole unit: 6h, 90m, 45s.
+  static std::string spelled(std::chrono::seconds d) {
+    const auto n = d.count();
+    if (n % 3600 == 0) return std::to_string(n / 3600) + "h";
+    if (n % 60 == 0) return std::to_string(n / 60) + "m";
+    return std::to_string(n) + "s";
+  }
+
+  struct RecommenderGauges {
+    metrics::Gauge* waiting = nullptr;
+    metrics::Gauge* recommended = nullptr;
+  };
+
+  RecommenderGauges& gauges_for(const std::string& recommender) {
+    auto [it, inserted] = recommender_gauges_.try_emplace(recommender);
+    if (inserted) {
+      it->second.waiting = &registry_.gauge(
+          "avw_provision_vpas_without_recommendation",
+          "Managed VPAs created --missing-recommendation-after ago or more that still have no recommendation, by the "
+          "recommender they name (default: none named).",
+          {{"recommender", recommender}});
+      it->second.recommended = &registry_.gauge(
+          "avw_provision_vpas_with_recommendation",
+          "Managed VPAs that have a recommendation, by the recommender they name (default: none named).",
+          {{"recommender", recommender}});
+    }
+    return it->second;
   }
 
   net::awaitable<void> collect() {
@@ -400,6 +538,9 @@ class State : public std::enable_shared_from_this<State> {
   metrics::Counter& gc_gone_;
   metrics::Counter& gc_errors_;
   metrics::Gauge& known_gauge_;
+  metrics::Counter& recommender_updates_;
+  metrics::Registry& registry_;
+  std::map<std::string, RecommenderGauges> recommender_gauges_;
 };
 
 class ProvisionerImpl final : public Provisioner {

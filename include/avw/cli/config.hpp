@@ -55,6 +55,10 @@ struct Config {
   std::chrono::milliseconds forget_after{30LL * 24 * 3'600'000};  // --forget-after
   /// The closed loop's task-pod watch (the Kubernetes API source only).
   bool run_watch = true;                                  // --disable-run-watch turns it off
+  /// The recommender provisioned VPAs name in spec.recommenders; empty: none (the cluster's
+  /// default recommender).
+  std::string vpa_recommender;                                  // --vpa-recommender
+  std::chrono::milliseconds missing_recommendation_after{6 * 3'600'000};  // --missing-recommendation-after
   server::ServerOptions server; // also holds the decision config (server.decision)
   LogFormat log_format = LogFormat::Text;
   std::string log_level = "info";

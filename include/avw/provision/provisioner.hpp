@@ -12,24 +12,34 @@
 //   1. POST the AirflowTask (201 created, 409 it exists: both fine);
 //   2. PATCH its /status (merge patch: replicas 0, selector, lastSeen), which the scale
 //      subresource needs, and whose answer carries the object's current uid;
-//   3. POST the VPA owned by that uid (201 or 409 both fine).
-// Later sights refresh status.lastSeen (and re-create a missing VPA) at most once per
-// `refresh`; an AirflowTask deleted meanwhile is created again. Transport errors, 429 and 5xx
+//   3. POST the VPA owned by that uid, naming `recommender` (201 or 409 both fine); on 409 GET
+//      the VPA and, when it is managed and names another recommender (or none), PATCH its
+//      spec.recommenders to the configured one, conditionally on the resourceVersion read.
+// Later sights refresh status.lastSeen (and re-create a missing VPA, and bring an existing
+// one to the configured recommender) at most once per `refresh`; an AirflowTask deleted
+// meanwhile is created again. Transport errors, 429 and 5xx
 // are retried with backoff; other errors are logged, counted, and retried when the task is
 // seen again after `backoff.max`.
 //
 // Every `gc_interval` the managed AirflowTasks are listed and those not seen for
 // `forget_after` are deleted with a resourceVersion precondition (a replica that refreshed
-// one meanwhile wins); the garbage collector deletes their VPAs.
+// one meanwhile wins); the garbage collector deletes their VPAs. Then the managed VPAs are
+// listed and counted by the recommender that serves them: those created `recommendation_grace`
+// ago or more that still have no recommendation are "waiting", and a recommender with waiting
+// VPAs and none recommended gets one warning line per round (nothing answers to its name).
 //
 // Metrics: avw_provision_total{result=created|exists|refreshed|error|dropped},
-// avw_provision_gc_total{result=deleted|conflict|gone|error}, avw_provision_known_tasks.
+// avw_provision_gc_total{result=deleted|conflict|gone|error}, avw_provision_known_tasks,
+// avw_provision_vpa_recommender_updates_total,
+// avw_provision_vpas_without_recommendation{recommender},
+// avw_provision_vpas_with_recommendation{recommender}.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "avw/core/task.hpp"
 #include "avw/kube/backoff.hpp"
@@ -62,6 +72,14 @@ struct ProvisionerOptions {
   core::TaskLabelKeys label_keys;
   /// AirflowTasks per list page in garbage collection.
   std::size_t gc_page_size = 500;
+  /// The recommender every managed VPA names in spec.recommenders (--vpa-recommender); empty:
+  /// none, so the cluster's default recommender serves them.
+  std::string recommender;
+  /// A managed VPA still without a recommendation this long after its creation counts as
+  /// waiting (--missing-recommendation-after).
+  std::chrono::seconds recommendation_grace{6 * 3600};
+  /// VPAs per list page when counting waiting VPAs.
+  std::size_t vpa_page_size = 500;
   /// The time written as lastSeen and compared with it; empty: the system clock.
   std::function<std::chrono::system_clock::time_point()> clock;
 };

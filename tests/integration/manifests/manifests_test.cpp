@@ -1,5 +1,6 @@
-// The deployment manifests as `kubectl kustomize` renders them (the base and the cert-manager
-// overlay), checked against what the webhook, the VPA recommender and the API server need:
+// The deployment manifests as `kubectl kustomize` renders them (the base, the cert-manager
+// overlay and the recommender component), checked against what the webhook, the VPA
+// recommender and the API server need:
 // opt-in webhooks that fail open, a CRD whose /scale the recommender can read, a hardened
 // Deployment that serves what its probes and the Service expect, least-privilege RBAC, and
 // flags the binary actually has. Selectors are evaluated with the core's own label selector
@@ -157,6 +158,11 @@ const Rendered& cert_manager() {
   return rendered;
 }
 
+const Rendered& with_recommender() {
+  static const Rendered rendered("manifests/overlays/recommender");
+  return rendered;
+}
+
 std::vector<std::string> strings(const YAML::Node& seq) {
   std::vector<std::string> out;
   if (!seq.IsDefined() || seq.IsNull()) return out;
@@ -221,6 +227,34 @@ YAML::Node only_container(const YAML::Node& deployment) {
   return containers[0];
 }
 
+// The hardening every Deployment of the install has, which the restricted Pod Security
+// Standard of the namespace also demands: a non-root user (`user`), no privilege escalation or
+// capabilities, RuntimeDefault seccomp, a read-only root filesystem, requests and limits.
+void check_hardened(const YAML::Node& deployment, int user) {
+  const YAML::Node pod = deployment["spec"]["template"]["spec"];
+  CHECK(pod["securityContext"]["runAsNonRoot"].as<bool>());
+  CHECK(pod["securityContext"]["runAsUser"].as<int>() == user);
+  CHECK(text(pod["securityContext"]["seccompProfile"]["type"]) == "RuntimeDefault");
+
+  const YAML::Node container = only_container(deployment);
+  const YAML::Node sc = container["securityContext"];
+  CHECK(sc["runAsNonRoot"].as<bool>());
+  CHECK(sc["runAsUser"].as<int>() == user);
+  CHECK(sc["readOnlyRootFilesystem"].as<bool>());
+  CHECK_FALSE(sc["allowPrivilegeEscalation"].as<bool>());
+  CHECK_FALSE(sc["privileged"].as<bool>());
+  CHECK(strings(sc["capabilities"]["drop"]) == std::vector<std::string>{"ALL"});
+  CHECK(!sc["capabilities"]["add"].IsDefined());
+  CHECK(text(sc["seccompProfile"]["type"]) == "RuntimeDefault");
+
+  for (const char* kind : {"requests", "limits"}) {
+    for (const char* resource : {"cpu", "memory"}) {
+      INFO(kind << "." << resource);
+      CHECK(container["resources"][kind][resource].IsDefined());
+    }
+  }
+}
+
 // The value following `flag` in an argument list.
 std::string arg_value(const std::vector<std::string>& args, std::string_view flag) {
   for (std::size_t i = 0; i + 1 < args.size(); ++i) {
@@ -277,9 +311,9 @@ void add_rules(std::map<RuleKey, std::set<std::string>>& grants, const YAML::Nod
   }
 }
 
-bool binds_service_account(const YAML::Node& binding) {
+bool binds_service_account(const YAML::Node& binding, std::string_view account = kName) {
   for (const YAML::Node& s : binding["subjects"]) {
-    if (s["kind"].as<std::string>() == "ServiceAccount" && s["name"].as<std::string>() == kName &&
+    if (s["kind"].as<std::string>() == "ServiceAccount" && s["name"].as<std::string>() == account &&
         s["namespace"].as<std::string>() == kNamespace) {
       return true;
     }
@@ -711,26 +745,7 @@ TEST_CASE("the Deployment runs two hardened non-root replicas spread across node
   CHECK(selector_of(deployment["spec"]["selector"]).matches(pod_labels.set()));
   CHECK(text(pod["serviceAccountName"]) == kName);
 
-  CHECK(pod["securityContext"]["runAsNonRoot"].as<bool>());
-  CHECK(pod["securityContext"]["runAsUser"].as<int>() == 65532);
-  CHECK(text(pod["securityContext"]["seccompProfile"]["type"]) == "RuntimeDefault");
-
-  const YAML::Node container = only_container(deployment);
-  const YAML::Node sc = container["securityContext"];
-  CHECK(sc["runAsNonRoot"].as<bool>());
-  CHECK(sc["runAsUser"].as<int>() == 65532);
-  CHECK(sc["readOnlyRootFilesystem"].as<bool>());
-  CHECK_FALSE(sc["allowPrivilegeEscalation"].as<bool>());
-  CHECK(strings(sc["capabilities"]["drop"]) == std::vector<std::string>{"ALL"});
-  CHECK(!sc["capabilities"]["add"].IsDefined());
-  CHECK(text(sc["seccompProfile"]["type"]) == "RuntimeDefault");
-
-  for (const char* kind : {"requests", "limits"}) {
-    for (const char* resource : {"cpu", "memory"}) {
-      INFO(kind << "." << resource);
-      CHECK(container["resources"][kind][resource].IsDefined());
-    }
-  }
+  check_hardened(deployment, 65532);
 
   const YAML::Node preferred = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"];
   REQUIRE(preferred.size() == 1);
@@ -843,7 +858,7 @@ TEST_CASE("the service account holds exactly the permissions the webhook uses", 
   CHECK(bindings == 3);
 
   const std::map<RuleKey, std::set<std::string>> expected{
-      {{"autoscaling.k8s.io", "verticalpodautoscalers"}, {"get", "list", "watch", "create"}},
+      {{"autoscaling.k8s.io", "verticalpodautoscalers"}, {"get", "list", "watch", "create", "patch"}},
       {{"autoscaling.k8s.io", "verticalpodautoscalercheckpoints"}, {"get", "list", "watch"}},
       {{"", "limitranges"}, {"get", "list", "watch"}},
       {{"", "namespaces"}, {"get", "list", "watch"}},
@@ -1090,4 +1105,252 @@ TEST_CASE("install-certs stops with a hint when the manifests are not applied", 
   CHECK(r.err.find("kubectl apply -k manifests/") != std::string::npos);
   CHECK(!fs::exists(kubectl.file("patch.json")));
   CHECK(!fs::exists(kubectl.file("applied.yaml")));
+}
+
+// ---- the recommender component ---------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kRecommender = "airflow-vpa-webhook-recommender";
+
+// Every flag the component passes, with the VPA release that has it (docs/flags.md and the
+// recommender's main.go of the VPA project). All of them are in 1.0.0, the oldest release this
+// project supports; a flag that came later must be added here with its release, and said in
+// the deployment's comment and docs/recommender.md, since 1.0.0 refuses flags it does not know.
+const std::map<std::string, std::string> kRecommenderFlagSince{
+    {"--recommender-name", "1.0.0"},
+    {"--memory-saver", "1.0.0"},
+    {"--storage", "1.0.0"},
+    {"--recommender-interval", "1.0.0"},
+    {"--memory-aggregation-interval", "1.0.0"},
+    {"--memory-aggregation-interval-count", "1.0.0"},
+    {"--memory-histogram-decay-half-life", "1.0.0"},
+    {"--cpu-histogram-decay-half-life", "1.0.0"},
+    {"--pod-recommendation-min-memory-mb", "1.0.0"},
+    {"--pod-recommendation-min-cpu-millicores", "1.0.0"},
+    {"--checkpoints-gc-interval", "1.0.0"},
+    {"--address", "1.0.0"},
+};
+
+// "--flag=value" arguments as flag -> value ("" for a bare switch).
+std::map<std::string, std::string> flag_values(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> out;
+  for (const std::string& a : args) {
+    INFO("argument " << a);
+    REQUIRE(a.rfind("--", 0) == 0);
+    const auto eq = a.find('=');
+    out[a.substr(0, eq)] = eq == std::string::npos ? "" : a.substr(eq + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the recommender overlay is the base plus the recommender, and the webhook's flag naming it",
+          "[manifests][recommender]") {
+  std::set<std::pair<std::string, std::string>> added;
+  for (const YAML::Node& doc : with_recommender().all()) {
+    const std::string kind = doc["kind"].as<std::string>();
+    const std::string name = doc["metadata"]["name"].as<std::string>();
+    INFO(kind << " " << name);
+    const auto in_base = base().find(kind, name);
+    if (!in_base) {
+      added.emplace(kind, name);
+      continue;
+    }
+    if (kind == "Deployment" && name == kName) {
+      // The webhook gets exactly one argument more, at the end; the rest is the base's.
+      const auto args = strings(only_container(doc)["args"]);
+      auto base_args = strings(only_container(*in_base)["args"]);
+      base_args.push_back("--vpa-recommender=airflow-vpa-webhook");
+      CHECK(args == base_args);
+      YAML::Node without = YAML::Clone(doc);
+      without["spec"]["template"]["spec"]["containers"][0].remove("args");
+      YAML::Node base_without = YAML::Clone(*in_base);
+      base_without["spec"]["template"]["spec"]["containers"][0].remove("args");
+      CHECK(YAML::Dump(without) == YAML::Dump(base_without));
+    } else {
+      CHECK(YAML::Dump(doc) == YAML::Dump(*in_base));
+    }
+  }
+  const std::set<std::pair<std::string, std::string>> expected{
+      {"ServiceAccount", std::string(kRecommender)},
+      {"ClusterRole", std::string(kRecommender)},
+      {"ClusterRoleBinding", std::string(kRecommender)},
+      {"Deployment", std::string(kRecommender)},
+  };
+  CHECK(added == expected);
+  CHECK(with_recommender().all().size() == base().all().size() + expected.size());
+  for (const auto& [kind, name] : expected) {
+    if (kind.rfind("Cluster", 0) == 0) continue;
+    INFO(kind << " " << name);
+    CHECK(text(with_recommender().get(kind, name)["metadata"]["namespace"]) == kNamespace);
+  }
+
+  // The flag is one the webhook has.
+  const CommandResult help = run_command(shell_quote(AVW_BINARY) + " serve --help");
+  REQUIRE(help.exit_code == 0);
+  CHECK(mentions_flag(help.out, "--vpa-recommender"));
+}
+
+TEST_CASE("the recommender answers to the name the webhook's VPAs carry, with batch settings",
+          "[manifests][recommender]") {
+  const YAML::Node webhook = only_container(with_recommender().get("Deployment", kName));
+  const YAML::Node recommender = only_container(with_recommender().get("Deployment", kRecommender));
+  CHECK(text(recommender["image"]).rfind("registry.k8s.io/autoscaling/vpa-recommender:", 0) == 0);
+
+  const auto webhook_flags = flag_values(
+      std::vector<std::string>{strings(webhook["args"]).back()});  // the component's argument
+  const auto flags = flag_values(strings(recommender["args"]));
+  REQUIRE(webhook_flags.count("--vpa-recommender") == 1);
+  CHECK(flags.at("--recommender-name") == webhook_flags.at("--vpa-recommender"));
+  CHECK(flags.at("--recommender-name") != "default");  // "default" would serve every VPA of the cluster
+
+  CHECK(flags.at("--memory-saver").empty());
+  CHECK(flags.at("--storage") == "checkpoint");  // the history gate reads checkpoints
+  CHECK(flags.at("--memory-aggregation-interval") == "24h");
+  CHECK(flags.at("--memory-aggregation-interval-count") == "14");
+  CHECK(flags.at("--memory-histogram-decay-half-life") == "72h");
+  CHECK(flags.at("--cpu-histogram-decay-half-life") == "72h");
+  CHECK(flags.at("--pod-recommendation-min-memory-mb") == "64");
+  CHECK(flags.at("--pod-recommendation-min-cpu-millicores") == "10");
+  CHECK(flags.at("--recommender-interval") == "1m");
+  CHECK(flags.at("--checkpoints-gc-interval") == "24h");
+
+  // Every flag is one VPA 1.0.0 already has.
+  for (const auto& [flag, value] : flags) {
+    INFO(flag);
+    REQUIRE(kRecommenderFlagSince.count(flag) == 1);
+    CHECK(kRecommenderFlagSince.at(flag) == "1.0.0");
+  }
+
+  // Every flag carries a comment that says why: the argument lines of the file, each run of
+  // them preceded by a comment line.
+  const std::string source =
+      avw::test::read_file((repo_root() / "manifests/components/recommender/deployment.yaml").string());
+  std::vector<std::string> lines;
+  std::istringstream in(source);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::size_t flag_lines = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto first = lines[i].find_first_not_of(' ');
+    if (first == std::string::npos || lines[i].compare(first, 4, "- --") != 0) continue;
+    ++flag_lines;
+    std::size_t j = i;
+    while (j > 0) {
+      const auto f = lines[j - 1].find_first_not_of(' ');
+      if (f == std::string::npos || lines[j - 1].compare(f, 4, "- --") != 0) break;
+      --j;
+    }
+    INFO("line " << i + 1 << ": " << lines[i]);
+    REQUIRE(j > 0);
+    const auto c = lines[j - 1].find_first_not_of(' ');
+    CHECK((c != std::string::npos && lines[j - 1][c] == '#'));
+  }
+  CHECK(flag_lines == flags.size());
+}
+
+TEST_CASE("the recommender is hardened like the webhook, probed on its health check, and runs once",
+          "[manifests][recommender]") {
+  const YAML::Node deployment = with_recommender().get("Deployment", kRecommender);
+  CHECK(deployment["spec"]["replicas"].as<int>() == 1);
+  CHECK(text(deployment["spec"]["strategy"]["type"]) == "Recreate");
+  const YAML::Node pod = deployment["spec"]["template"]["spec"];
+  const Labels pod_labels(deployment["spec"]["template"]["metadata"]["labels"]);
+  CHECK(selector_of(deployment["spec"]["selector"]).matches(pod_labels.set()));
+  // Its pods are not the webhook's: the webhook's Service (admission requests), PDB and
+  // Deployment select only those.
+  CHECK_FALSE(selector_of(base().get("Deployment", kName)["spec"]["selector"]).matches(pod_labels.set()));
+  CHECK_FALSE(selector_of(base().get("PodDisruptionBudget", kName)["spec"]["selector"]).matches(pod_labels.set()));
+  std::vector<std::pair<std::string, std::string>> service_selector;
+  for (const auto& kv : base().get("Service", kName)["spec"]["selector"]) {
+    service_selector.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+  }
+  const auto service = Selector::from_structured(service_selector, {});
+  REQUIRE(service.has_value());
+  CHECK_FALSE(service->matches(pod_labels.set()));
+  CHECK(text(pod["serviceAccountName"]) == kRecommender);
+
+  // The user the VPA project's images run as.
+  check_hardened(deployment, 65534);
+  const YAML::Node container = only_container(deployment);
+
+  // Both probes ask /health-check on the port --address serves.
+  const auto flags = flag_values(strings(container["args"]));
+  const std::string address = flags.at("--address");
+  REQUIRE(address.rfind(':', 0) == 0);
+  const int port = std::stoi(address.substr(1));
+  for (const char* probe : {"livenessProbe", "readinessProbe"}) {
+    INFO(probe);
+    const YAML::Node get = container[probe]["httpGet"];
+    CHECK(text(get["path"]) == "/health-check");
+    CHECK(text(get["scheme"]) == "HTTP");
+    CHECK(container_port(container, get["port"]) == port);
+  }
+  CHECK(text(deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"]) == std::to_string(port));
+}
+
+TEST_CASE("the recommender's service account holds exactly what the recommender uses", "[manifests][recommender][rbac]") {
+  const Rendered& rendered = with_recommender();
+  std::map<RuleKey, std::set<std::string>> grants;
+  std::size_t bindings = 0;
+  for (const char* kind : {"ClusterRoleBinding", "RoleBinding"}) {
+    for (const YAML::Node& binding : rendered.of_kind(kind)) {
+      if (!binds_service_account(binding, kRecommender)) continue;
+      ++bindings;
+      CHECK_FALSE(binds_service_account(binding));  // nothing of it goes to the webhook
+      const YAML::Node ref = binding["roleRef"];
+      REQUIRE(text(ref["kind"]) == "ClusterRole");
+      add_rules(grants, rendered.get("ClusterRole", text(ref["name"])));
+    }
+  }
+  CHECK(bindings == 1);
+  const std::set<std::string> read{"get", "list", "watch"};
+  const std::map<RuleKey, std::set<std::string>> expected{
+      {{"", "pods"}, read},
+      {{"", "nodes"}, read},
+      {{"", "limitranges"}, read},
+      {{"", "events"}, {"list", "watch"}},
+      {{"", "namespaces"}, {"get", "list"}},
+      {{"", "replicationcontrollers"}, read},
+      {{"apps", "daemonsets"}, read},
+      {{"apps", "deployments"}, read},
+      {{"apps", "replicasets"}, read},
+      {{"apps", "statefulsets"}, read},
+      {{"batch", "jobs"}, read},
+      {{"batch", "cronjobs"}, read},
+      {{"autoscaling.k8s.io", "verticalpodautoscalers"}, read},
+      {{"autoscaling.k8s.io", "verticalpodautoscalers/status"}, {"get", "patch"}},
+      {{"autoscaling.k8s.io", "verticalpodautoscalercheckpoints"}, {"get", "list", "watch", "create", "patch", "delete"}},
+      {{"airflow-vpa-webhook.io", "airflowtasks/scale"}, {"get"}},
+      {{"metrics.k8s.io", "pods"}, {"get", "list"}},
+  };
+  CHECK(grants == expected);
+  // No Secrets, no writes to the VPA spec, nothing of any group's every resource.
+  for (const auto& [key, verbs] : grants) {
+    INFO(key.first << " " << key.second);
+    CHECK(key.first != "*");
+    CHECK(key.second.find('*') == std::string::npos);
+    CHECK(key.second != "secrets");
+  }
+}
+
+TEST_CASE("the recommender component composes with the cert-manager overlay", "[manifests][recommender][cert-manager]") {
+  // A kustomization of one's own, outside the repository, as the component's comment shows.
+  // kustomize takes only relative paths to other kustomizations.
+  const TempDir dir;
+  const fs::path here = fs::path(dir.path());
+  std::ofstream(here / "kustomization.yaml")
+      << "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+      << "kind: Kustomization\n"
+      << "resources:\n- " << fs::relative(repo_root() / "manifests/overlays/cert-manager", here).string() << "\n"
+      << "components:\n- " << fs::relative(repo_root() / "manifests/components/recommender", here).string() << "\n";
+  const Rendered composed(here.string());
+  CHECK(composed.all().size() == cert_manager().all().size() + 4);
+  composed.get("Certificate", "airflow-vpa-webhook-serving");
+  composed.get("Deployment", kRecommender);
+  CHECK(text(composed.get("MutatingWebhookConfiguration", kName)["metadata"]["annotations"]
+                 ["cert-manager.io/inject-ca-from"]) == std::string(kNamespace) + "/airflow-vpa-webhook-serving");
+  CHECK(strings(only_container(composed.get("Deployment", kName))["args"]).back() ==
+        "--vpa-recommender=airflow-vpa-webhook");
 }

@@ -1,6 +1,7 @@
 // The provisioner against the fake API server over TLS: AirflowTask and VPA creation, lastSeen
-// upkeep, races between replicas, retries, and garbage collection. Time as the provisioner sees
-// it comes from a fake clock; tests wait for conditions with a deadline, never for a fixed time.
+// upkeep, races between replicas, retries, garbage collection, the recommender the VPAs name,
+// and the report of VPAs that no recommender answers. Time as the provisioner sees it comes
+// from a fake clock; tests wait for conditions with a deadline, never for a fixed time.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -16,6 +17,8 @@
 #include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "avw/core/task.hpp"
 #include "avw/kube/client.hpp"
@@ -98,6 +101,12 @@ class Replica {
   std::uint64_t gc_count(const std::string& result) {
     return registry_.counter("avw_provision_gc_total", "", {{"result", result}}).value();
   }
+  std::uint64_t recommender_updates() {
+    return registry_.counter("avw_provision_vpa_recommender_updates_total", "").value();
+  }
+  double gauge(const std::string& name, const std::string& recommender) {
+    return registry_.gauge(name, "", {{"recommender", recommender}}).value();
+  }
   /// Every upkeep finished with success (created, exists or refreshed) `n` times.
   bool settled(std::uint64_t n) { return count("created") + count("exists") + count("refreshed") == n; }
 
@@ -155,6 +164,63 @@ std::string task_with_last_seen(const std::string& ns, const std::string& name, 
          R"("lastSeen":")" + last_seen + R"("}})";
 }
 
+/// A VPA as the provisioner makes it (managed-by label, targeting the task's AirflowTask),
+/// created at `created`, naming `recommenders` (a JSON array, or "" for no field), with a
+/// recommendation for `base` or none.
+std::string provisioned_vpa(const std::string& ns, const std::string& name, const std::string& recommenders,
+                            const std::string& created, bool recommended, bool managed = true) {
+  std::string json = R"({"apiVersion":"autoscaling.k8s.io/v1","kind":"VerticalPodAutoscaler","metadata":{"name":")" +
+                     name + R"(","namespace":")" + ns + R"(","uid":"uid-)" + name + R"(","creationTimestamp":")" +
+                     created + R"(","labels":{)" +
+                     (managed ? R"("app.kubernetes.io/managed-by":"airflow-vpa-webhook")" : "") +
+                     R"(}},"spec":{"targetRef":{"apiVersion":"airflow-vpa-webhook.io/v1alpha1","kind":"AirflowTask",)"
+                     R"("name":")" + name + R"("},"updatePolicy":{"updateMode":"Off"})";
+  if (!recommenders.empty()) json += R"(,"recommenders":)" + recommenders;
+  json += "}";
+  if (recommended) {
+    json += R"(,"status":{"recommendation":{"containerRecommendations":[{"containerName":"base",)"
+            R"("target":{"cpu":"100m","memory":"64Mi"}}]}})";
+  }
+  return json + "}";
+}
+
+/// The names in a stored VPA's spec.recommenders, in order (none when the field is absent).
+std::vector<std::string> recommenders_of(const std::optional<std::string>& json) {
+  const auto vpa = parse(json);
+  std::vector<std::string> names;
+  if (!vpa["spec"].HasMember("recommenders")) return names;
+  for (const auto& r : vpa["spec"]["recommenders"].GetArray()) names.push_back(str(r["name"]));
+  return names;
+}
+
+/// Collects what is logged while it lives: the warnings an operator would read.
+class LogCapture {
+ public:
+  LogCapture()
+      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)), previous_(spdlog::default_logger()) {
+    auto logger = std::make_shared<spdlog::logger>("capture", sink_);
+    logger->set_level(spdlog::level::debug);
+    logger->set_pattern("%l %v");
+    spdlog::set_default_logger(std::move(logger));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  /// The last line that contains `needle`, or "".
+  std::string last_line_with(const std::string& needle) const {
+    const auto lines = sink_->last_formatted();
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+      if (it->find(needle) != std::string::npos) return it->substr(0, it->find_last_not_of('\n') + 1);
+    }
+    return {};
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
 }  // namespace
 
 TEST_CASE("the first pod of a task creates its AirflowTask and its VPA", "[provision][integration]") {
@@ -192,6 +258,8 @@ TEST_CASE("the first pod of a task creates its AirflowTask and its VPA", "[provi
   CHECK(str(owner["uid"]) == str(task["metadata"]["uid"]));
   CHECK(str(owner["name"]) == name);
   CHECK_FALSE(owner.HasMember("controller"));
+  // No recommender configured: the cluster's default recommender serves it.
+  CHECK_FALSE(vpa["spec"].HasMember("recommenders"));
 }
 
 TEST_CASE("later pods of a known task write nothing until the refresh interval has passed",
@@ -398,5 +466,172 @@ TEST_CASE("a task this replica has just seen is not collected even if its lastSe
     REQUIRE(wait_until([&] { return replica.gc_count("deleted") == 1; }));
     CHECK_FALSE(api.get("airflowtasks", "airflow", name));
     CHECK_FALSE(api.get("verticalpodautoscalers", "airflow", name));
+  }
+}
+
+TEST_CASE("a provisioned VPA names the configured recommender", "[provision][integration][recommender]") {
+  FakeApiServer api(empty_cluster());
+  auto clock = std::make_shared<FakeClock>(kStart);
+  Replica replica(api, clock, [](provision::ProvisionerOptions& o) { o.recommender = "airflow-vpa-webhook"; });
+  const TaskKey key{"airflow", "etl", "load", Launcher::PodOperator};
+
+  replica.provisioner().observe(key);
+  REQUIRE(wait_until([&] { return replica.settled(1); }));
+  CHECK(replica.count("created") == 1);
+  const auto vpa = api.get("verticalpodautoscalers", "airflow", avw::core::task_object_name(key));
+  CHECK(recommenders_of(vpa) == std::vector<std::string>{"airflow-vpa-webhook"});
+  // Created with it: nothing had to be changed afterwards.
+  CHECK(replica.recommender_updates() == 0);
+}
+
+TEST_CASE("a VPA provisioned under another setting is brought to the configured recommender",
+          "[provision][integration][recommender]") {
+  struct Change {
+    std::string before;  // the setting the VPA was made with ("" for none)
+    std::string after;   // the setting of the replica that sees the task next
+  };
+  const Change change = GENERATE(values<Change>({
+      {"", "airflow-vpa-webhook"},
+      {"airflow-vpa-webhook", ""},
+      {"batch", "airflow-vpa-webhook"},
+  }));
+  CAPTURE(change.before, change.after);
+  FakeApiServer api(empty_cluster());
+  auto clock = std::make_shared<FakeClock>(kStart);
+  const TaskKey key{"airflow", "etl", "load", Launcher::PodOperator};
+  const std::string name = avw::core::task_object_name(key);
+  {
+    // The replica of the earlier rollout.
+    Replica earlier(api, clock, [&](provision::ProvisionerOptions& o) { o.recommender = change.before; });
+    earlier.provisioner().observe(key);
+    REQUIRE(wait_until([&] { return earlier.settled(1); }));
+  }
+  const auto as_list = [](const std::string& r) { return r.empty() ? std::vector<std::string>{} : std::vector{r}; };
+  REQUIRE(recommenders_of(api.get("verticalpodautoscalers", "airflow", name)) == as_list(change.before));
+  const std::string uid = str(parse(api.get("verticalpodautoscalers", "airflow", name))["metadata"]["uid"]);
+
+  Replica later(api, clock, [&](provision::ProvisionerOptions& o) { o.recommender = change.after; });
+  later.provisioner().observe(key);
+  REQUIRE(wait_until([&] { return later.settled(1); }));
+  CHECK(later.count("error") == 0);
+  CHECK(later.recommender_updates() == 1);
+  const auto vpa = api.get("verticalpodautoscalers", "airflow", name);
+  CHECK(recommenders_of(vpa) == as_list(change.after));
+  // Changed in place: the same VPA, so its checkpoints (named after it) stay.
+  CHECK(str(parse(vpa)["metadata"]["uid"]) == uid);
+  CHECK(api.object_count("verticalpodautoscalers") == 1);
+}
+
+TEST_CASE("a replica puts a changed recommender back at the task's next refresh, not before",
+          "[provision][integration][recommender]") {
+  FakeApiServer api(empty_cluster());
+  auto clock = std::make_shared<FakeClock>(kStart);
+  Replica replica(api, clock, [](provision::ProvisionerOptions& o) {
+    o.recommender = "airflow-vpa-webhook";
+    o.refresh = 3600s;
+  });
+  const TaskKey key{"airflow", "etl", "load", Launcher::PodOperator};
+  const std::string name = avw::core::task_object_name(key);
+  replica.provisioner().observe(key);
+  REQUIRE(wait_until([&] { return replica.settled(1); }));
+
+  // Someone points the VPA elsewhere.
+  std::string json = *api.get("verticalpodautoscalers", "airflow", name);
+  const std::string ours = R"("recommenders":[{"name":"airflow-vpa-webhook"}])";
+  REQUIRE(json.find(ours) != std::string::npos);
+  json.replace(json.find(ours), ours.size(), R"("recommenders":[{"name":"elsewhere"}])");
+  api.upsert("verticalpodautoscalers", json);
+
+  // Within the refresh interval the task's pods cause no request at all (a new task's
+  // creation, waited for, shows that the observation was handled).
+  const std::size_t requests = api.requests(name);
+  clock->advance(3599s);
+  replica.provisioner().observe(key);
+  replica.provisioner().observe(TaskKey{"airflow", "etl", "extract", Launcher::PodOperator});
+  REQUIRE(wait_until([&] { return replica.settled(2); }));
+  CHECK(api.requests(name) == requests);
+  CHECK(recommenders_of(api.get("verticalpodautoscalers", "airflow", name)) == std::vector<std::string>{"elsewhere"});
+
+  clock->advance(1s);
+  replica.provisioner().observe(key);
+  REQUIRE(wait_until([&] { return replica.settled(3); }));
+  CHECK(replica.count("refreshed") == 1);
+  CHECK(replica.recommender_updates() == 1);
+  CHECK(recommenders_of(api.get("verticalpodautoscalers", "airflow", name)) ==
+        std::vector<std::string>{"airflow-vpa-webhook"});
+}
+
+TEST_CASE("a VPA of the task's name that the provisioner did not make keeps its recommender",
+          "[provision][integration][recommender]") {
+  FakeApiServer api(empty_cluster());
+  auto clock = std::make_shared<FakeClock>(kStart);
+  const TaskKey key{"airflow", "etl", "load", Launcher::PodOperator};
+  const std::string name = avw::core::task_object_name(key);
+  api.upsert("verticalpodautoscalers",
+             provisioned_vpa("airflow", name, R"([{"name":"theirs"}])", "2026-11-01T00:00:00Z", true,
+                             /*managed=*/false));
+  Replica replica(api, clock, [](provision::ProvisionerOptions& o) { o.recommender = "airflow-vpa-webhook"; });
+
+  replica.provisioner().observe(key);
+  REQUIRE(wait_until([&] { return replica.settled(1); }));
+  CHECK(replica.count("error") == 0);
+  CHECK(replica.recommender_updates() == 0);
+  CHECK(recommenders_of(api.get("verticalpodautoscalers", "airflow", name)) == std::vector<std::string>{"theirs"});
+}
+
+TEST_CASE("provisioned VPAs that a recommender never answers are counted and reported until it answers",
+          "[provision][integration][recommender]") {
+  LogCapture log;
+  FakeApiServer api(empty_cluster());
+  auto clock = std::make_shared<FakeClock>(kStart);  // 2026-11-23T17:00:00Z
+  const std::string long_ago = "2026-11-23T08:00:00Z";  // 9h before: past the 6h grace
+  // Two VPAs that name a recommender nobody runs, made long ago and still empty; one as young
+  // as an hour; one of the default recommender, answered; one made by hand, not ours to judge.
+  api.upsert("verticalpodautoscalers", provisioned_vpa("airflow", "load", R"([{"name":"typo"}])", long_ago, false));
+  api.upsert("verticalpodautoscalers", provisioned_vpa("airflow", "extract", R"([{"name":"typo"}])", long_ago, false));
+  api.upsert("verticalpodautoscalers",
+             provisioned_vpa("airflow", "fresh", R"([{"name":"typo"}])", "2026-11-23T16:00:00Z", false));
+  api.upsert("verticalpodautoscalers", provisioned_vpa("airflow", "report", "", long_ago, true));
+  api.upsert("verticalpodautoscalers",
+             provisioned_vpa("airflow", "hand-made", R"([{"name":"typo"}])", long_ago, false, /*managed=*/false));
+
+  Replica replica(api, clock, [](provision::ProvisionerOptions& o) {
+    o.gc_interval = 20ms;
+    o.recommendation_grace = 6h;
+    o.vpa_page_size = 2;  // the count spans list pages
+  });
+  const std::string without = "avw_provision_vpas_without_recommendation";
+  const std::string with = "avw_provision_vpas_with_recommendation";
+  REQUIRE(wait_until([&] { return replica.gauge(without, "typo") == 2; }));
+  CHECK(replica.gauge(with, "typo") == 0);
+  CHECK(replica.gauge(without, "default") == 0);
+  CHECK(replica.gauge(with, "default") == 1);
+  const std::string warning = log.last_line_with("recommender \"typo\"");
+  CHECK(warning ==
+        "warning provision: 2 provisioned VPAs name recommender \"typo\" and have no recommendation 6h or more after "
+        "they were created, and none of its VPAs has one: is a VPA recommender running with "
+        "--recommender-name=typo?");
+
+  SECTION("the young VPA joins the count once it has waited as long") {
+    clock->advance(5h);
+    REQUIRE(wait_until([&] { return replica.gauge(without, "typo") == 3; }));
+  }
+  SECTION("the count drops as recommendations arrive, and the warning stops") {
+    api.upsert("verticalpodautoscalers", provisioned_vpa("airflow", "load", R"([{"name":"typo"}])", long_ago, true));
+    REQUIRE(wait_until([&] { return replica.gauge(without, "typo") == 1; }));
+    CHECK(replica.gauge(with, "typo") == 1);
+    // The recommender answers for some tasks now: what waits is reported, without the alarm.
+    REQUIRE(wait_until([&] { return !log.last_line_with("(1 of its VPAs have one)").empty(); }));
+    CHECK(log.last_line_with("(1 of its VPAs have one)").rfind("info ", 0) == 0);
+
+    api.upsert("verticalpodautoscalers",
+               provisioned_vpa("airflow", "extract", R"([{"name":"typo"}])", long_ago, true));
+    REQUIRE(wait_until([&] { return replica.gauge(without, "typo") == 0; }));
+    CHECK(replica.gauge(with, "typo") == 2);
+  }
+  SECTION("a recommender whose VPAs are all gone is reported as having none") {
+    for (const char* name : {"load", "extract", "fresh"}) REQUIRE(api.remove("verticalpodautoscalers", "airflow", name));
+    REQUIRE(wait_until([&] { return replica.gauge(without, "typo") == 0; }));
+    CHECK(replica.gauge(with, "typo") == 0);
   }
 }

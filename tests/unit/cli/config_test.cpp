@@ -56,6 +56,27 @@ TEST_CASE("serve defaults are the documented ones", "[cli]") {
   CHECK(c.decision().field == avw::core::RecommendationField::Target);
   CHECK(c.store.allowed_update_modes ==
         std::vector<avw::core::UpdateMode>{avw::core::UpdateMode::Off, avw::core::UpdateMode::Initial});
+  CHECK(c.vpa_recommender.empty());
+  CHECK(c.missing_recommendation_after == 6h);
+}
+
+TEST_CASE("the recommender of provisioned VPAs is a name, or empty for the default one", "[cli]") {
+  const std::string name = GENERATE(as<std::string>{}, "airflow-vpa-webhook", "batch", "B2", "team.batch_v2", "");
+  const std::string flag = "--vpa-recommender=" + name;
+  const Config c = parse(serve_with({flag, "--missing-recommendation-after", "90m"}));
+  CHECK(c.vpa_recommender == name);
+  CHECK(c.missing_recommendation_after == 90min);
+}
+
+TEST_CASE("a recommender name that cannot be one is refused", "[cli]") {
+  const std::string name = GENERATE(as<std::string>{}, "two words", "-batch", "batch-", "batch/v2", "naïve",
+                                    std::string(254, 'a'));
+  CAPTURE(name);
+  const std::string flag = "--vpa-recommender=" + name;
+  const std::string error = error_of(serve_with({flag}));
+  CHECK(error == "--vpa-recommender: \"" + name +
+                     "\" is not a recommender name (letters, digits and inner '-', '_', '.'; e.g. airflow-vpa-webhook; "
+                     "empty for the default recommender)");
 }
 
 TEST_CASE("serve flags land in the config, with --flag value or --flag=value", "[cli]") {
@@ -185,6 +206,14 @@ TEST_CASE("bad command lines get a one-line error naming the flag", "[cli]") {
       {{"review", "--recommendations", "r", "--task-id-label", "dag_id"}, "--dag-id-label and --task-id-label must differ"},
       {{"serve", "--tls-cert", "c", "--tls-key", "k", "--recommendations", "r", "--kubeconfig", "kc"},
        "serve: --recommendations and --kubeconfig are exclusive"},
+      {{"serve", "--tls-cert", "c", "--tls-key", "k", "--recommendations", "r", "--vpa-recommender", "batch"},
+       "serve: --vpa-recommender names the recommender of provisioned VPAs; it needs provisioning (the Kubernetes "
+       "API source, without --recommendations or --disable-provisioning)"},
+      {{"serve", "--tls-cert", "c", "--tls-key", "k", "--disable-provisioning", "--vpa-recommender", "batch"},
+       "serve: --vpa-recommender names the recommender of provisioned VPAs; it needs provisioning (the Kubernetes "
+       "API source, without --recommendations or --disable-provisioning)"},
+      {{"serve", "--missing-recommendation-after", "0s"}, "--missing-recommendation-after: must be more than 0"},
+      {{"review", "--vpa-recommender", "batch"}, "review: --vpa-recommender is a flag of serve"},
   }));
   CAPTURE(row.args);
   const std::string error = error_of(row.args);

@@ -349,6 +349,62 @@ TEST_CASE("VPAs written by the real recommender decode", "[objects][recommender]
   CHECK(rec->upper_bound == upper);
 }
 
+TEST_CASE("a VPA of a later VPA release decodes as the fields this webhook reads say", "[objects][recommender]") {
+  // The fields VPA releases after 1.0 added, at every level they live: spec.recommenders,
+  // spec.startupBoost and containerPolicies[].startupBoost (1.7), containerPolicies[]
+  // oomBumpUpRatio/oomMinBumpUp (1.5), updatePolicy.minReplicas and evictionRequirements,
+  // status.observedGeneration and conditions with observedGeneration (1.7). None of them
+  // changes a patch, so each must be ignored, never make the VPA unreadable.
+  const std::string later = vpa_json(
+      "later",
+      R"(,"updatePolicy":{"updateMode":"InPlaceOrRecreate","minReplicas":1,)"
+      R"("evictionRequirements":[{"resources":["cpu","memory"],"changeRequirement":"TargetHigherThanRequests"}]},)"
+      R"("resourcePolicy":{"containerPolicies":[{"containerName":"*","controlledResources":["cpu","memory"],)"
+      R"("oomBumpUpRatio":"1.5","oomMinBumpUp":"200Mi","minAllowed":{"memory":"64Mi"},)"
+      R"("startupBoost":{"cpu":{"type":"Factor","factor":2,"duration":"30s"}}}]},)"
+      R"("startupBoost":{"cpu":{"type":"Quantity","quantity":"2"}},)"
+      R"("recommenders":[{"name":"airflow-vpa-webhook"}])",
+      R"({"observedGeneration":4,"conditions":[{"type":"RecommendationProvided","status":"True",)"
+      R"("observedGeneration":4,"lastTransitionTime":"2026-11-23T17:10:00Z"},)"
+      R"({"type":"NoPodsMatched","status":"True","reason":"NoPodsMatched","message":"No pods match this VPA object"}],)"
+      R"("recommendation":{"containerRecommendations":[{"containerName":"base","target":{"cpu":"250m","memory":"300Mi"},)"
+      R"("lowerBound":{"cpu":"100m","memory":"200Mi"},"upperBound":{"cpu":"1","memory":"1Gi"},)"
+      R"("uncappedTarget":{"cpu":"250m","memory":"300Mi"}}]}})");
+  // The same VPA as VPA 1.0 could have written it.
+  const std::string plain = vpa_json(
+      "later",
+      R"(,"updatePolicy":{"updateMode":"InPlaceOrRecreate"},)"
+      R"("resourcePolicy":{"containerPolicies":[{"containerName":"*","controlledResources":["cpu","memory"],)"
+      R"("minAllowed":{"memory":"64Mi"}}]})",
+      R"({"recommendation":{"containerRecommendations":[{"containerName":"base","target":{"cpu":"250m","memory":"300Mi"},)"
+      R"("lowerBound":{"cpu":"100m","memory":"200Mi"},"upperBound":{"cpu":"1","memory":"1Gi"},)"
+      R"("uncappedTarget":{"cpu":"250m","memory":"300Mi"}}]}})");
+
+  const DecodedObjects from_later = decode_clean(list_of({later}));
+  const DecodedObjects from_plain = decode_clean(list_of({plain}));
+  REQUIRE(from_later.vpas.size() == 1);
+  CHECK(from_later.vpas == from_plain.vpas);
+  const Vpa& vpa = from_later.vpas[0];
+  CHECK(vpa.update_mode == UpdateMode::InPlaceOrRecreate);
+  REQUIRE(vpa.policy_for("base") != nullptr);
+  CHECK(vpa.policy_for("base")->min_allowed == values(std::nullopt, "64Mi"));
+  REQUIRE(vpa.recommendation_for("base") != nullptr);
+  CHECK(vpa.recommendation_for("base")->target == values("250m", "300Mi"));
+
+  // Read piece by piece, as the API source reads a list page, it decodes the same.
+  const std::string document = list_of({later});
+  std::size_t offset = 0;
+  const avw::core::ChunkSource in_chunks = [&]() -> std::string_view {
+    const std::string_view chunk = std::string_view(document).substr(offset, 7);
+    offset += chunk.size();
+    return chunk;
+  };
+  const DecodedObjects streamed = decode_objects(in_chunks);
+  INFO(joined(streamed.errors));
+  CHECK(streamed.errors.empty());
+  CHECK(streamed.vpas == from_plain.vpas);
+}
+
 TEST_CASE("recommender checkpoints show history and memory samples", "[objects][recommender]") {
   auto [file, memory_samples] = GENERATE(table<std::string, bool>({
       {"checkpoints.json", false},

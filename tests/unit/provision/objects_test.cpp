@@ -263,3 +263,126 @@ TEST_CASE("a task is stale after forget-after since it was last seen, or created
     CHECK_FALSE(provision::is_stale(task, now, forget));
   }
 }
+
+TEST_CASE("the VPA names the configured recommender, and none without one", "[provision][objects][recommender]") {
+  const TaskKey key{"airflow", "etl", "load", Launcher::PodOperator};
+  const auto named = parse(provision::vpa_json(key, "uid-1", "airflow-vpa-webhook"));
+  const auto& recommenders = named["spec"]["recommenders"];
+  REQUIRE(recommenders.IsArray());
+  REQUIRE(recommenders.Size() == 1);
+  CHECK(str(recommenders[0]["name"]) == "airflow-vpa-webhook");
+  CHECK(recommenders[0].MemberCount() == 1);
+
+  // No field at all, rather than an empty list: what a VPA made before the flag existed holds.
+  const auto plain = parse(provision::vpa_json(key, "uid-1"));
+  CHECK_FALSE(plain["spec"].HasMember("recommenders"));
+  CHECK_FALSE(parse(provision::vpa_json(key, "uid-1", ""))["spec"].HasMember("recommenders"));
+}
+
+TEST_CASE("the recommender patch is conditional and removes the field for the default", "[provision][objects][recommender]") {
+  const auto set = parse(provision::recommenders_patch_json("batch", "812"));
+  CHECK(str(set["metadata"]["resourceVersion"]) == "812");
+  REQUIRE(set["spec"]["recommenders"].IsArray());
+  REQUIRE(set["spec"]["recommenders"].Size() == 1);
+  CHECK(str(set["spec"]["recommenders"][0]["name"]) == "batch");
+  CHECK(set.MemberCount() == 2);
+  CHECK(set["spec"].MemberCount() == 1);
+
+  // In a merge patch null deletes the member (RFC 7386).
+  const auto unset = parse(provision::recommenders_patch_json("", "813"));
+  CHECK(str(unset["metadata"]["resourceVersion"]) == "813");
+  CHECK(unset["spec"]["recommenders"].IsNull());
+}
+
+TEST_CASE("the list of managed VPAs is cluster-wide and selects by the managed-by label", "[provision][objects]") {
+  CHECK(provision::managed_vpas_list_path(500, "") ==
+        "/apis/autoscaling.k8s.io/v1/verticalpodautoscalers?labelSelector=app.kubernetes.io%2Fmanaged-by%3D"
+        "airflow-vpa-webhook&limit=500");
+  CHECK(provision::managed_vpas_list_path(2, "a b") ==
+        "/apis/autoscaling.k8s.io/v1/verticalpodautoscalers?labelSelector=app.kubernetes.io%2Fmanaged-by%3D"
+        "airflow-vpa-webhook&limit=2&continue=a%20b");
+}
+
+TEST_CASE("a VPA the real recommender answered reads as recommended and unmanaged", "[provision][objects][recommender]") {
+  std::string error;
+  const auto vpa = provision::parse_vpa(avw::test::read_fixture("recommender/vpa-etl-load.json"), &error);
+  INFO(error);
+  REQUIRE(vpa);
+  CHECK(vpa->namespace_ == "airflow");
+  CHECK(vpa->name == "etl-load");
+  CHECK(vpa->resource_version == "264");
+  CHECK_FALSE(vpa->managed);  // applied by hand when it was captured
+  CHECK(vpa->recommenders.empty());
+  CHECK(vpa->served_by() == "default");
+  CHECK(vpa->names(""));
+  CHECK_FALSE(vpa->names("airflow-vpa-webhook"));
+  CHECK(vpa->has_recommendation);
+  REQUIRE(vpa->created);
+  CHECK(provision::format_rfc3339(*vpa->created) == "2026-11-23T17:28:46Z");
+}
+
+TEST_CASE("a VPA of a later VPA release reads the same, its new fields ignored", "[provision][objects][recommender]") {
+  // spec.startupBoost and containerPolicies[].startupBoost/oomBumpUpRatio (1.5 to 1.7),
+  // updateMode InPlaceOrRecreate, evictionRequirements, status.conditions with
+  // observedGeneration: none of it matters to which recommender serves the VPA.
+  const std::string body = R"({"apiVersion":"autoscaling.k8s.io/v1","kind":"VerticalPodAutoscaler",
+    "metadata":{"name":"etl-load-kpo-1a2b3c4d","namespace":"airflow","resourceVersion":"99","generation":3,
+      "creationTimestamp":"2026-11-20T08:00:00Z","labels":{"app.kubernetes.io/managed-by":"airflow-vpa-webhook"}},
+    "spec":{"targetRef":{"apiVersion":"airflow-vpa-webhook.io/v1alpha1","kind":"AirflowTask","name":"etl-load-kpo-1a2b3c4d"},
+      "updatePolicy":{"updateMode":"InPlaceOrRecreate","minReplicas":1,
+        "evictionRequirements":[{"resources":["cpu"],"changeRequirement":"TargetHigherThanRequests"}]},
+      "resourcePolicy":{"containerPolicies":[{"containerName":"*","oomBumpUpRatio":"1.5","oomMinBumpUp":"200Mi",
+        "startupBoost":{"cpu":{"type":"Factor","factor":2,"duration":"30s"}}}]},
+      "startupBoost":{"cpu":{"type":"Quantity","quantity":"2"}},
+      "recommenders":[{"name":"airflow-vpa-webhook"}]},
+    "status":{"observedGeneration":3,"conditions":[{"type":"RecommendationProvided","status":"False",
+      "observedGeneration":3,"lastTransitionTime":"2026-11-20T08:01:00Z","reason":"NoPodsMatched"}],
+      "recommendation":{"containerRecommendations":[]}}})";
+  std::string error;
+  const auto vpa = provision::parse_vpa(body, &error);
+  INFO(error);
+  REQUIRE(vpa);
+  CHECK(vpa->managed);
+  CHECK(vpa->recommenders == std::vector<std::string>{"airflow-vpa-webhook"});
+  CHECK(vpa->served_by() == "airflow-vpa-webhook");
+  CHECK(vpa->names("airflow-vpa-webhook"));
+  CHECK_FALSE(vpa->names(""));
+  CHECK_FALSE(vpa->names("batch"));
+  // An empty list of container recommendations is no recommendation.
+  CHECK_FALSE(vpa->has_recommendation);
+}
+
+TEST_CASE("a VPA whose recommenders cannot be read is refused with the reason", "[provision][objects][recommender]") {
+  const auto [spec, reason] = GENERATE(table<std::string, std::string>({
+      {R"({"recommenders":"batch"})", "airflow/x: spec.recommenders is not a list"},
+      {R"({"recommenders":[{"name":""}]})", "airflow/x: spec.recommenders has an item without a name"},
+      {R"({"recommenders":[{}]})", "airflow/x: spec.recommenders has an item without a name"},
+  }));
+  const std::string body =
+      R"({"metadata":{"name":"x","namespace":"airflow","resourceVersion":"1"},"spec":)" + spec + "}";
+  std::string error;
+  CHECK_FALSE(provision::parse_vpa(body, &error));
+  CHECK(error == "VerticalPodAutoscaler " + reason);
+  CHECK_FALSE(provision::parse_vpa("[]", &error));
+  CHECK(error == "not a JSON object");
+}
+
+TEST_CASE("a VPA list page keeps what it can read and says what it skipped", "[provision][objects][recommender]") {
+  const std::string body = R"({"kind":"VerticalPodAutoscalerList","metadata":{"continue":"next"},"items":[
+    {"metadata":{"name":"a","namespace":"airflow","resourceVersion":"1"},"spec":{"recommenders":[{"name":"batch"}]}},
+    {"metadata":{"name":"b","namespace":"airflow"}},
+    {"metadata":{"name":"c","namespace":"airflow","resourceVersion":"3"},"spec":{"recommenders":null}}]})";
+  std::string error;
+  const auto page = provision::parse_vpa_list(body, &error);
+  REQUIRE(page);
+  CHECK(page->continue_token == "next");
+  REQUIRE(page->items.size() == 2);
+  CHECK(page->items[0].served_by() == "batch");
+  CHECK(page->items[1].name == "c");
+  CHECK(page->items[1].recommenders.empty());
+  REQUIRE(page->errors.size() == 1);
+  CHECK(page->errors[0] == "a VerticalPodAutoscaler without namespace, name or resourceVersion: airflow/b");
+
+  CHECK_FALSE(provision::parse_vpa_list(R"({"kind":"Status"})", &error));
+  CHECK(error == "no items array");
+}
