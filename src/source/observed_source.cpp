@@ -13,8 +13,10 @@ class ObservedSource : public RecommendationSource {
 
   // source::RecommendationSource
   void start(Publish publish) override {
-    inner_->start([this, publish = std::move(publish)](std::shared_ptr<const core::Snapshot> snapshot) {
-      observer_(snapshot);
+    // The inner source's coroutines may outlive this object by a moment: the lambda owns what
+    // it calls.
+    inner_->start([observer = observer_, publish = std::move(publish)](std::shared_ptr<const core::Snapshot> snapshot) {
+      observer(snapshot);
       publish(std::move(snapshot));
     });
   }

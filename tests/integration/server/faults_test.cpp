@@ -266,8 +266,9 @@ TEST_CASE("SIGTERM under load with the kube source: requests sent are answered, 
   WebhookProcess server(
       with_api(api, {"--min-history", "0", "--min-samples", "0", "--shutdown-timeout", "30s", "--header-timeout", "60s"}));
   REQUIRE(eventually([&] { return HttpsClient(server.port(), server.client_options()).request("GET", "/readyz").status == 200; }));
-  // One watch each for VPAs, AirflowTasks, LimitRanges, checkpoints and namespaces.
-  REQUIRE(eventually([&] { return api.open_watches() == 5; }));
+  // One watch each for VPAs, AirflowTasks, LimitRanges, checkpoints and namespaces, and the
+  // closed loop's watch of task pods.
+  REQUIRE(eventually([&] { return api.open_watches() == 6; }));
   CpuExpectation expect({"25m"}, 6);
   AdmissionLoad load(load_for(server.port(), server.client_options(), expect, 3, 3));
   wait_for_answers(load, 100);
