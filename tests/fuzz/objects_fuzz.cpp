@@ -13,7 +13,10 @@
 //     update mode, every recommendation value (with its format) and the policy of each
 //     container;
 //   - a snapshot built item by item while decoding in chunks (the file source's way) agrees;
-//   - the other lookups (target_of, limit_ranges, checkpoint, namespace_annotations) answer.
+//   - the other lookups (target_of, limit_ranges, checkpoint, namespace_annotations) answer;
+//   - a target's packed OOM kills give back the first active kill decoded for each container
+//     (memory request and limit with their formats, time, try), and none for a container
+//     whose kills are all lifted.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -124,6 +127,8 @@ void check_find_vpa(const std::vector<const Vpa*>& vpas, const Snapshot& snapsho
   const TargetView target = snapshot.target_of(got);
   fuzz_require(target != nullptr && target->selector().matches(labels), "the winner's target does not select the pod",
                got_name);
+  fuzz_require(got->target() && got->target()->name() == target->name() && got->target()->kind() == target->kind(),
+               "the winner's own target is not the one target_of finds", got_name);
   check_record(got, *want);
 }
 
@@ -192,6 +197,37 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<const Vpa*> kept;
   kept.reserve(last.size());
   for (const auto& [key, vpa] : last) kept.push_back(vpa);
+
+  // The last target of each namespace/kind/name, and its OOM kills as the oom gate reads them.
+  std::map<std::tuple<std::string_view, std::string_view, std::string_view>, const ScaleTarget*> targets;
+  for (const ScaleTarget& t : decoded.targets) targets[{t.meta.namespace_, t.kind, t.meta.name}] = &t;
+  std::size_t kill_queries = 0;
+  for (const auto& [key, t] : targets) {
+    const TargetView view = snapshot->target_of(t->meta.namespace_, TargetRef{t->api_version, t->kind, t->meta.name});
+    // Two targets of one name whose apiVersions differ only in version are one target.
+    if (view == nullptr || view->name() != t->meta.name) continue;
+    for (const OomKill& kill : t->oom_kills) {
+      if (kill_queries++ == kMaxQueries) break;
+      const OomKill* first_active = nullptr;
+      for (const OomKill& k : t->oom_kills) {
+        if (k.container == kill.container && k.active()) {
+          first_active = &k;
+          break;
+        }
+      }
+      const auto packed = view->oom_kill(kill.container);
+      fuzz_require(packed.has_value() == (first_active != nullptr), "oom_kill() lost or invented a kill", kill.container);
+      if (!packed) continue;
+      auto same = [](const std::optional<Quantity>& a, const std::optional<Quantity>& b) {
+        return a.has_value() == b.has_value() && (!a || (*a == *b && a->format() == b->format()));
+      };
+      fuzz_require(same(packed->memory_request, first_active->memory_request) &&
+                       same(packed->memory_limit, first_active->memory_limit) &&
+                       packed->killed_at == first_active->killed_at &&
+                       packed->try_number == std::max<std::int64_t>(0, first_active->try_number),
+                   "a packed OOM kill changed", kill.container);
+    }
+  }
 
   std::size_t queries = 0;
   for (const Vpa* vpa : kept) {
