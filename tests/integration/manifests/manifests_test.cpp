@@ -163,6 +163,21 @@ const Rendered& with_recommender() {
   return rendered;
 }
 
+// A kustomization of one's own, outside the repository, of `resources` and `components` (paths
+// in the repository), rendered: what a user writes to combine the overlays and components.
+// kustomize takes only relative paths to other kustomizations.
+Rendered compose(const std::vector<std::string>& resources, const std::vector<std::string>& components) {
+  const TempDir dir;
+  const fs::path here(dir.path());
+  std::ofstream out(here / "kustomization.yaml");
+  out << "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n";
+  for (const std::string& r : resources) out << "- " << fs::relative(repo_root() / r, here).string() << "\n";
+  out << "components:\n";
+  for (const std::string& c : components) out << "- " << fs::relative(repo_root() / c, here).string() << "\n";
+  out.close();
+  return Rendered(here.string());
+}
+
 std::vector<std::string> strings(const YAML::Node& seq) {
   std::vector<std::string> out;
   if (!seq.IsDefined() || seq.IsNull()) return out;
@@ -491,20 +506,103 @@ PromQuery parse_query(const std::string& expr) {
   return q;
 }
 
-// The metrics of the Kubernetes API source that the dashboard may query: that source needs a
-// cluster, so the test cannot scrape them. Keep in step with src/kube.
-const std::set<std::string> kApiSourceMetrics{
-    "avw_kube_synced",         "avw_kube_last_sync_timestamp_seconds", "avw_kube_watch_events_total",
-    "avw_kube_api_errors_total", "avw_kube_relists_total",             "avw_kube_watch_restarts_total",
-    "avw_kube_store_objects",
+// Metrics that only a cluster brings: the Kubernetes API source (src/kube), the closed loop's
+// task-pod watch (src/loop) and the provisioner (src/provision) register them, and a scrape of
+// the server on a recommendations file cannot show them. Each with its labels and the values
+// they take (empty: any, such as an HTTP code or a resource). Keep in step with those sources;
+// a test below finds every name and value here in them.
+using LabelValues = std::map<std::string, std::set<std::string>>;
+const std::set<std::string> kModes{"enforce", "dry-run"};
+const std::set<std::string> kRequests{"original", "new"};
+const std::map<std::string, LabelValues> kClusterOnlyMetrics{
+    {"avw_kube_synced", {}},
+    {"avw_kube_last_sync_timestamp_seconds", {}},
+    {"avw_kube_watch_events_total", {{"resource", {}}, {"type", {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"}}}},
+    {"avw_kube_api_errors_total", {{"resource", {}}, {"code", {}}}},
+    {"avw_kube_relists_total", {{"resource", {}}, {"reason", {"initial", "expired", "resync", "retry"}}}},
+    {"avw_kube_watch_restarts_total", {{"resource", {}}, {"reason", {"timeout", "dropped", "expired", "error"}}}},
+    {"avw_kube_store_objects", {{"kind", {"vpas", "targets", "limitranges", "checkpoints", "namespaces"}}}},
+    {"avw_kube_snapshot_rebuild_seconds_bucket", {{"le", {}}}},
+    {"avw_task_runs_total", {{"phase", {"Succeeded", "Failed"}}}},
+    {"avw_task_run_seconds_bucket", {{"le", {}}}},
+    {"avw_task_oom_kills_total", {}},
+    {"avw_task_cpu_core_seconds_total", {{"mode", kModes}, {"requests", kRequests}}},
+    {"avw_task_memory_byte_seconds_total", {{"mode", kModes}, {"requests", kRequests}}},
+    {"avw_oom_floor_changes_total", {{"change", {"raised", "lifted"}}}},
+    {"avw_loop_status_writes_total", {{"result", {"written", "unchanged", "conflict", "missing", "error"}}}},
+    {"avw_loop_events_total", {{"result", {"created", "error"}}}},
+    {"avw_loop_dropped_total", {}},
+    {"avw_provision_total", {{"result", {"created", "exists", "refreshed", "error", "dropped"}}}},
+    {"avw_provision_gc_total", {{"result", {"deleted", "conflict", "gone", "error"}}}},
+    {"avw_provision_known_tasks", {}},
+    {"avw_provision_vpa_recommender_updates_total", {}},
+    {"avw_provision_vpas_without_recommendation", {{"recommender", {}}}},
+    {"avw_provision_vpas_with_recommendation", {{"recommender", {}}}},
 };
 
-// The closed loop's metrics (src/loop), likewise registered only with a cluster: the loop's
-// integration tests read them from a live run. Keep in step with src/loop.
-const std::set<std::string> kRunWatchMetrics{
-    "avw_task_runs_total",         "avw_task_run_seconds_bucket",        "avw_task_oom_kills_total",
-    "avw_task_cpu_core_seconds_total", "avw_task_memory_byte_seconds_total", "avw_oom_floor_changes_total",
-};
+// The real server, on the example recommendations, scraped once: every metric it registers
+// without a cluster, with its series' labels.
+Exposition scrape_example_server() {
+  const TempDir dir;
+  const avw::test::TestCa ca;
+  ca.write_certificate(dir.file("ca.pem"));
+  ca.issue(dir.file("tls.crt"), dir.file("tls.key"), avw::test::server_certificate(2));
+  const std::string log_file = dir.file("server.log");
+  avw::test::Subprocess server({AVW_BINARY, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("tls.crt"),
+                                "--tls-key", dir.file("tls.key"), "--recommendations",
+                                (repo_root() / "manifests/examples/recommendations.json").string(), "--threads",
+                                "1", "--log-format", "text"},
+                               avw::test::stdio("/dev/null", log_file));
+  std::optional<std::uint16_t> port;
+  avw::test::eventually([&] {
+    port = logged_port(log_file);
+    return port.has_value() || server.wait_for({}).has_value();
+  });
+  INFO(avw::test::read_file(log_file));
+  REQUIRE(port.has_value());
+  const auto scrape = avw::test::HttpsClient(*port, avw::test::trusting(dir.file("ca.pem"))).request("GET", "/metrics");
+  REQUIRE(scrape.status == 200);
+  return parse_exposition(scrape.body);
+}
+
+const Exposition& example_exposition() {
+  static const Exposition exposed = scrape_example_server();
+  return exposed;
+}
+
+// A query (a dashboard panel's, an alert's) asks only for metrics the webhook has, grouped by
+// labels they carry and selected by values those labels take: scraped from the real server,
+// or, for the metrics only a cluster brings, as the table above says.
+void check_query(const std::string& expr) {
+  INFO("query: " << expr);
+  const PromQuery q = parse_query(expr);
+  REQUIRE(!q.metrics.empty());
+  const Exposition& exposed = example_exposition();
+  for (const std::string& metric : q.metrics) {
+    INFO("metric " << metric);
+    // Label -> the values its series have ({"*"}: any value).
+    LabelValues labels;
+    if (const auto known = kClusterOnlyMetrics.find(metric); known != kClusterOnlyMetrics.end()) {
+      for (const auto& [label, values] : known->second) labels[label] = values.empty() ? std::set<std::string>{"*"} : values;
+    } else {
+      const auto series = exposed.find(metric);
+      REQUIRE(series != exposed.end());
+      for (const auto& series_labels : series->second) {
+        for (const auto& [label, value] : series_labels) labels[label].insert(value);
+      }
+    }
+    for (const std::string& label : q.grouping) {
+      INFO("grouped by " << label);
+      CHECK(labels.count(label) == 1);
+    }
+    for (const auto& [label, value] : q.matchers) {
+      if (label == "job") continue;  // set by Prometheus, not by the server
+      INFO("matched by " << label << " = " << value);
+      REQUIRE(labels.count(label) == 1);
+      CHECK((labels.at(label).count("*") == 1 || labels.at(label).count(value) == 1));
+    }
+  }
+}
 
 }  // namespace
 
@@ -977,55 +1075,28 @@ TEST_CASE("the Grafana dashboard queries metrics the server exposes, by labels i
     for (const YAML::Node& target : panel["targets"]) queries.push_back(text(target["expr"]));
   }
   REQUIRE(queries.size() > 10);
+  for (const std::string& expr : queries) check_query(expr);
+}
 
-  // The real server, with the example recommendations, scraped once.
-  const TempDir dir;
-  const avw::test::TestCa ca;
-  ca.write_certificate(dir.file("ca.pem"));
-  ca.issue(dir.file("tls.crt"), dir.file("tls.key"), avw::test::server_certificate(2));
-  const std::string log_file = dir.file("server.log");
-  avw::test::Subprocess server({AVW_BINARY, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("tls.crt"),
-                                "--tls-key", dir.file("tls.key"), "--recommendations",
-                                (repo_root() / "manifests/examples/recommendations.json").string(), "--threads",
-                                "1", "--log-format", "text"},
-                               avw::test::stdio("/dev/null", log_file));
-  std::optional<std::uint16_t> port;
-  avw::test::eventually([&] {
-    port = logged_port(log_file);
-    return port.has_value() || server.wait_for({}).has_value();
-  });
-  INFO(avw::test::read_file(log_file));
-  REQUIRE(port.has_value());
-  const auto scrape = avw::test::HttpsClient(*port, avw::test::trusting(dir.file("ca.pem"))).request("GET", "/metrics");
-  REQUIRE(scrape.status == 200);
-  const Exposition exposed = parse_exposition(scrape.body);
-
-  for (const std::string& expr : queries) {
-    INFO("query: " << expr);
-    const PromQuery q = parse_query(expr);
-    REQUIRE(!q.metrics.empty());
-    for (const std::string& metric : q.metrics) {
-      INFO("metric " << metric);
-      if (metric.rfind("avw_kube_", 0) == 0) {
-        // The Kubernetes API source registers these, and it needs a cluster to run.
-        CHECK(kApiSourceMetrics.count(metric) == 1);
-        continue;
-      }
-      if (kRunWatchMetrics.count(metric) == 1) continue;  // the closed loop's, with a cluster too
-      const auto series = exposed.find(metric);
-      REQUIRE(series != exposed.end());
-      for (const std::string& label : q.grouping) {
-        INFO("grouped by " << label);
-        CHECK(std::any_of(series->second.begin(), series->second.end(),
-                          [&](const auto& labels) { return labels.count(label) == 1; }));
-      }
-      for (const auto& [label, value] : q.matchers) {
-        if (label == "job") continue;  // set by Prometheus, not by the server
-        INFO("matched by " << label << " = " << value);
-        CHECK(std::any_of(series->second.begin(), series->second.end(), [&](const auto& labels) {
-          const auto it = labels.find(label);
-          return it != labels.end() && it->second == value;
-        }));
+TEST_CASE("every metric the tests know only from a cluster is registered by the webhook's sources",
+          "[manifests][metrics]") {
+  std::string sources;
+  for (const auto& entry : fs::recursive_directory_iterator(repo_root() / "src")) {
+    if (entry.is_regular_file()) sources += avw::test::read_file(entry.path().string());
+  }
+  const auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
+  for (const auto& [metric, labels] : kClusterOnlyMetrics) {
+    INFO(metric);
+    const std::string name = metric.ends_with("_bucket") ? metric.substr(0, metric.size() - 7) : metric;
+    CHECK(sources.find(quoted(name)) != std::string::npos);
+    CHECK(example_exposition().count(metric) == 0);  // else a scrape would show it
+    for (const auto& [label, values] : labels) {
+      if (label == "le") continue;  // a histogram's, written by the exposition
+      INFO("label " << label);
+      CHECK(sources.find(quoted(label)) != std::string::npos);
+      for (const std::string& value : values) {
+        INFO("value " << value);
+        CHECK(sources.find(quoted(value)) != std::string::npos);
       }
     }
   }
@@ -1336,16 +1407,8 @@ TEST_CASE("the recommender's service account holds exactly what the recommender 
 }
 
 TEST_CASE("the recommender component composes with the cert-manager overlay", "[manifests][recommender][cert-manager]") {
-  // A kustomization of one's own, outside the repository, as the component's comment shows.
-  // kustomize takes only relative paths to other kustomizations.
-  const TempDir dir;
-  const fs::path here = fs::path(dir.path());
-  std::ofstream(here / "kustomization.yaml")
-      << "apiVersion: kustomize.config.k8s.io/v1beta1\n"
-      << "kind: Kustomization\n"
-      << "resources:\n- " << fs::relative(repo_root() / "manifests/overlays/cert-manager", here).string() << "\n"
-      << "components:\n- " << fs::relative(repo_root() / "manifests/components/recommender", here).string() << "\n";
-  const Rendered composed(here.string());
+  // A kustomization of one's own, as the component's comment shows.
+  const Rendered composed = compose({"manifests/overlays/cert-manager"}, {"manifests/components/recommender"});
   CHECK(composed.all().size() == cert_manager().all().size() + 4);
   composed.get("Certificate", "airflow-vpa-webhook-serving");
   composed.get("Deployment", kRecommender);
