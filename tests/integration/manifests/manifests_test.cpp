@@ -12,6 +12,9 @@
 // kubectl 1.20) and v5 render the same objects.
 #include <sys/wait.h>
 #include <unistd.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <yaml-cpp/yaml.h>
 
 #include <catch2/catch.hpp>
@@ -22,6 +25,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -1416,4 +1420,164 @@ TEST_CASE("the recommender component composes with the cert-manager overlay", "[
                  ["cert-manager.io/inject-ca-from"]) == std::string(kNamespace) + "/airflow-vpa-webhook-serving");
   CHECK(strings(only_container(composed.get("Deployment", kName))["args"]).back() ==
         "--vpa-recommender=airflow-vpa-webhook");
+}
+
+// ---- the documentation against the binary --------------------------------------------------
+
+namespace {
+
+// Every `--flag` in `text`.
+std::set<std::string> flag_names(std::string_view text) {
+  std::set<std::string> out;
+  for (std::size_t pos = text.find("--"); pos != std::string_view::npos; pos = text.find("--", pos + 2)) {
+    std::size_t end = pos + 2;
+    while (end < text.size() && (std::islower(static_cast<unsigned char>(text[end])) || text[end] == '-')) ++end;
+    if (end > pos + 2) out.insert(std::string(text.substr(pos, end - pos)));
+    pos = end - 2;
+  }
+  return out;
+}
+
+// The flags a command's --help lists: its option lines ("  --flag ARG   what it does"), the
+// names in their first column. Continuation lines are indented further and not read.
+// With `after`, only the option lines that follow the line holding it.
+std::set<std::string> help_flags(const std::string& command, const std::string& after = "") {
+  const CommandResult help = run_command(shell_quote(AVW_BINARY) + " " + command + " --help");
+  REQUIRE(help.exit_code == 0);
+  std::set<std::string> flags;
+  std::istringstream lines(help.out);
+  bool reading = after.empty();
+  for (std::string line; std::getline(lines, line);) {
+    if (!reading) reading = line.find(after) != std::string::npos;
+    if (!reading || line.rfind("  --", 0) != 0) continue;
+    const std::size_t column_end = line.find("  ", 2);
+    const auto names = flag_names(std::string_view(line).substr(0, column_end));
+    flags.insert(names.begin(), names.end());
+  }
+  REQUIRE(!flags.empty());
+  return flags;
+}
+
+std::string listed(const std::set<std::string>& items) {
+  std::string out;
+  for (const std::string& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// The lines of a Markdown file outside its code fences (where `#` starts a shell comment).
+std::vector<std::string> markdown_prose_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::istringstream in(avw::test::read_file(path));
+  bool fenced = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("```", 0) == 0) {
+      fenced = !fenced;
+      continue;
+    }
+    if (!fenced) lines.push_back(line);
+  }
+  return lines;
+}
+
+// The warnings `review --dry-run` answers for the captured KPO pod given one more annotation,
+// on the example recommendations (which hold its VPA and a recommendation).
+std::vector<std::string> review_warnings(const std::string& annotation, const std::string& value) {
+  rapidjson::Document review;
+  review.Parse(avw::test::read_file((fs::path(AVW_FIXTURES_DIR) / "admission/kpo-pod.json").string()));
+  REQUIRE(!review.HasParseError());
+  auto& alloc = review.GetAllocator();
+  rapidjson::Value& metadata = review["request"]["object"]["metadata"];
+  if (!metadata.HasMember("annotations")) metadata.AddMember("annotations", rapidjson::Value(rapidjson::kObjectType), alloc);
+  metadata["annotations"].AddMember(rapidjson::Value(annotation, alloc), rapidjson::Value(value, alloc), alloc);
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  review.Accept(writer);
+
+  const TempDir dir;
+  std::ofstream(dir.file("review.json")) << buffer.GetString();
+  const CommandResult r = run_command(shell_quote(AVW_BINARY) + " review --dry-run --recommendations " +
+                                      shell_quote((repo_root() / "manifests/examples/recommendations.json").string()) +
+                                      " --review " + shell_quote(dir.file("review.json")));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  rapidjson::Document answer;
+  answer.Parse(r.out);
+  REQUIRE(!answer.HasParseError());
+  std::vector<std::string> warnings;
+  if (answer["response"].HasMember("warnings")) {
+    for (const auto& w : answer["response"]["warnings"].GetArray()) warnings.emplace_back(w.GetString());
+  }
+  // The dry-run report of the change itself is there whatever the annotation.
+  REQUIRE(!warnings.empty());
+  return warnings;
+}
+
+}  // namespace
+
+TEST_CASE("docs/configuration.md documents exactly the flags serve --help and review --help list", "[manifests][docs]") {
+  // The flags of the tables' first column, by the command of the `## ` section they are in.
+  std::map<std::string, std::set<std::string>> documented;  // "serve" / "review" -> flags
+  std::string section;
+  for (const std::string& line : markdown_prose_lines((repo_root() / "docs/configuration.md").string())) {
+    if (line.rfind("## ", 0) == 0) section = line;
+    if (line.rfind("| `--", 0) != 0) continue;
+    INFO("section " << section << ", row " << line);
+    const bool serve = section.find("`serve`") != std::string::npos;
+    const bool review = section.find("`review`") != std::string::npos;
+    REQUIRE((serve || review));
+    const auto flags = flag_names(std::string_view(line).substr(0, line.find(" | ")));
+    REQUIRE(!flags.empty());
+    if (serve) documented["serve"].insert(flags.begin(), flags.end());
+    if (review) documented["review"].insert(flags.begin(), flags.end());
+  }
+  for (const std::string command : {"serve", "review"}) {
+    INFO(command);
+    const std::set<std::string> help = help_flags(command);
+    std::set<std::string> undocumented;
+    std::set_difference(help.begin(), help.end(), documented[command].begin(), documented[command].end(),
+                        std::inserter(undocumented, undocumented.end()));
+    std::set<std::string> unknown;
+    std::set_difference(documented[command].begin(), documented[command].end(), help.begin(), help.end(),
+                        std::inserter(unknown, unknown.end()));
+    INFO("in --help, not in the docs: " << listed(undocumented));
+    INFO("in the docs, not in --help: " << listed(unknown));
+    CHECK(undocumented.empty());
+    CHECK(unknown.empty());
+  }
+}
+
+TEST_CASE("docs/configuration.md lists exactly the gate flags that annotations override", "[manifests][docs]") {
+  // The gate annotations of the namespace table.
+  std::set<std::string> documented;
+  std::string section;
+  const std::string prefix = "annotation `airflow-vpa-webhook.io/";
+  for (const std::string& line : markdown_prose_lines((repo_root() / "docs/configuration.md").string())) {
+    if (line.rfind("### ", 0) == 0) section = line;
+    if (section != "### On namespaces" || line.rfind("| " + prefix, 0) != 0) continue;
+    documented.insert(line.substr(2 + prefix.size(), line.find('`', 2 + prefix.size()) - 2 - prefix.size()));
+  }
+  REQUIRE(documented.size() == 7);
+
+  // Each flag of the help's safety gates: an invalid value in the annotation of the same name
+  // is reported as ignored exactly when the docs say the annotation exists.
+  const std::set<std::string> gates = help_flags("review", "Safety gates");
+  for (const std::string& flag : gates) {
+    const std::string name = flag.substr(2);
+    INFO("annotation airflow-vpa-webhook.io/" << name);
+    const auto warnings = review_warnings("airflow-vpa-webhook.io/" + name, "bogus");
+    const bool read = std::any_of(warnings.begin(), warnings.end(), [&](const std::string& w) {
+      return w.find("pod annotation airflow-vpa-webhook.io/" + name + "=bogus ignored") != std::string::npos;
+    });
+    CHECK(read == (documented.count(name) == 1));
+  }
+  for (const std::string& name : documented) {
+    INFO(name);
+    CHECK(gates.count("--" + name) == 1);
+  }
+
+  // The pod's recommendation field is read the same way.
+  const auto warnings = review_warnings("airflow-vpa-webhook.io/recommendation", "bogus");
+  CHECK(std::any_of(warnings.begin(), warnings.end(), [](const std::string& w) {
+    return w.find("ignored airflow-vpa-webhook.io/recommendation=bogus") != std::string::npos;
+  }));
 }
