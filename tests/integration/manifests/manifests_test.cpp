@@ -1581,3 +1581,166 @@ TEST_CASE("docs/configuration.md lists exactly the gate flags that annotations o
     return w.find("ignored airflow-vpa-webhook.io/recommendation=bogus") != std::string::npos;
   }));
 }
+
+// ---- the optional monitoring and network components -------------------------------------
+
+namespace {
+
+const std::vector<std::string> kMonitoringComponents{
+    "manifests/components/servicemonitor",
+    "manifests/components/prometheusrule",
+    "manifests/components/networkpolicy",
+};
+
+// The base with all three components, as docs/metrics.md and docs/operations.md show them.
+const Rendered& with_monitoring() {
+  static const Rendered rendered = compose({"manifests/base"}, kMonitoringComponents);
+  return rendered;
+}
+
+// A Prometheus duration of one unit, as a rule's `for` takes it: 10m, 1h.
+bool is_prometheus_duration(const std::string& d) {
+  return d.size() >= 2 && std::string_view("smhdwy").find(d.back()) != std::string_view::npos &&
+         d.find_first_not_of("0123456789") == d.size() - 1;
+}
+
+}  // namespace
+
+TEST_CASE("each optional component renders with the base and adds only its own object", "[manifests][components]") {
+  const auto [component, kind] = GENERATE(table<std::string, std::string>({
+      {"manifests/components/servicemonitor", "ServiceMonitor"},
+      {"manifests/components/prometheusrule", "PrometheusRule"},
+      {"manifests/components/networkpolicy", "NetworkPolicy"},
+  }));
+  INFO(component);
+  const Rendered rendered = compose({"manifests/base"}, {component});
+  for (const YAML::Node& doc : base().all()) {
+    INFO(doc["kind"].as<std::string>() << " " << doc["metadata"]["name"].as<std::string>());
+    CHECK(YAML::Dump(rendered.get(doc["kind"].as<std::string>(), doc["metadata"]["name"].as<std::string>())) ==
+          YAML::Dump(doc));
+  }
+  REQUIRE(rendered.all().size() == base().all().size() + 1);
+  const YAML::Node added = rendered.get(kind, kName);
+  CHECK(text(added["metadata"]["namespace"]) == kNamespace);
+  CHECK(text(added["metadata"]["labels"]["app.kubernetes.io/name"]) == kName);
+
+  // All three together, and beside the recommender component, which has no Service of its own.
+  CHECK(with_monitoring().all().size() == base().all().size() + 3);
+  std::vector<std::string> with_recommender_too = kMonitoringComponents;
+  with_recommender_too.push_back("manifests/components/recommender");
+  CHECK(compose({"manifests/base"}, with_recommender_too).all().size() == with_recommender().all().size() + 3);
+}
+
+TEST_CASE("the ServiceMonitor scrapes /metrics over HTTPS from the webhook Service's port", "[manifests][servicemonitor]") {
+  const YAML::Node monitor = with_monitoring().get("ServiceMonitor", kName);
+  const YAML::Node service = base().get("Service", kName);
+  CHECK(text(monitor["apiVersion"]) == "monitoring.coreos.com/v1");
+
+  // It selects the webhook's Service, in its namespace, and nothing of the recommender's.
+  CHECK(strings(monitor["spec"]["namespaceSelector"]["matchNames"]) ==
+        std::vector<std::string>{text(service["metadata"]["namespace"])});
+  const Labels service_labels(service["metadata"]["labels"]);
+  CHECK(selector_of(monitor["spec"]["selector"]).matches(service_labels.set()));
+  // No jobLabel: the job is the Service's name, which the PrometheusRule's expressions select.
+  CHECK(!monitor["spec"]["jobLabel"].IsDefined());
+
+  REQUIRE(monitor["spec"]["endpoints"].size() == 1);
+  const YAML::Node endpoint = monitor["spec"]["endpoints"][0];
+  CHECK(text(endpoint["scheme"]) == "https");
+  CHECK(text(endpoint["path"]) == "/metrics");
+  REQUIRE(service["spec"]["ports"].size() == 1);
+  CHECK(text(endpoint["port"]) == text(service["spec"]["ports"][0]["name"]));
+
+  // That port leads to the container port the server listens on, which serves /metrics.
+  const YAML::Node deployment = base().get("Deployment", kName);
+  const YAML::Node container = only_container(deployment);
+  const int port = container_port(container, service["spec"]["ports"][0]["targetPort"]);
+  const std::string listen = arg_value(strings(container["args"]), "--listen");
+  CHECK(listen.substr(listen.rfind(':') + 1) == std::to_string(port));
+  CHECK(text(deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"]) == std::to_string(port));
+  CHECK(example_exposition().count("avw_ready") == 1);
+}
+
+TEST_CASE("the PrometheusRule alerts on metrics the webhook has, each with for, severity, summary and runbook",
+          "[manifests][prometheusrule]") {
+  const YAML::Node rule = with_monitoring().get("PrometheusRule", kName);
+  CHECK(text(rule["apiVersion"]) == "monitoring.coreos.com/v1");
+  const std::string job = "job=\"" + text(base().get("Service", kName)["metadata"]["name"]) + "\"";
+
+  std::set<std::string> alerts;
+  std::set<std::string> metrics;
+  for (const YAML::Node& group : rule["spec"]["groups"]) {
+    for (const YAML::Node& r : group["rules"]) {
+      const std::string alert = text(r["alert"]);
+      INFO("alert " << alert);
+      CHECK(alerts.insert(alert).second);
+      CHECK(alert.rfind("AirflowVpaWebhook", 0) == 0);
+      CHECK(is_prometheus_duration(text(r["for"])));
+      const std::string severity = text(r["labels"]["severity"]);
+      CHECK((severity == "critical" || severity == "warning"));
+      CHECK(!text(r["annotations"]["summary"]).empty());
+      CHECK(!text(r["annotations"]["description"]).empty());
+
+      CHECK(text(r["annotations"]["runbook_url"]).rfind("docs/operations.md#", 0) == 0);
+
+      // Every metric it reads is one the webhook has, by labels it has, from the scrape job.
+      const std::string expr = text(r["expr"]);
+      check_query(expr);
+      for (std::size_t pos = expr.find("avw_"); pos != std::string::npos; pos = expr.find("avw_", pos + 1)) {
+        const std::size_t open = expr.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_", pos);
+        INFO("selector at " << expr.substr(pos));
+        REQUIRE(open != std::string::npos);
+        REQUIRE(expr[open] == '{');
+        CHECK(expr.substr(open, expr.find('}', open) - open).find(job) != std::string::npos);
+      }
+      const PromQuery q = parse_query(expr);
+      metrics.insert(q.metrics.begin(), q.metrics.end());
+    }
+  }
+  // The conditions that matter each have their alert.
+  for (const char* metric : {"avw_ready", "avw_store_age_seconds", "avw_tls_reloads_total", "avw_provision_total",
+                             "avw_oom_floor_changes_total", "avw_provision_vpas_without_recommendation"}) {
+    INFO(metric);
+    CHECK(metrics.count(metric) == 1);
+  }
+}
+
+TEST_CASE("the NetworkPolicy admits the webhook's HTTPS port from anywhere and lets it reach the API server and DNS",
+          "[manifests][networkpolicy]") {
+  const YAML::Node policy = with_monitoring().get("NetworkPolicy", kName);
+  const YAML::Node deployment = base().get("Deployment", kName);
+  const YAML::Node container = only_container(deployment);
+
+  // It governs the webhook's pods, not the recommender's.
+  const Selector selector = selector_of(policy["spec"]["podSelector"]);
+  const Labels webhook_pod(deployment["spec"]["template"]["metadata"]["labels"]);
+  CHECK(selector.matches(webhook_pod.set()));
+  const Labels recommender_pod(
+      with_recommender().get("Deployment", kRecommender)["spec"]["template"]["metadata"]["labels"]);
+  CHECK_FALSE(selector.matches(recommender_pod.set()));
+  CHECK(strings(policy["spec"]["policyTypes"]) == std::vector<std::string>{"Ingress", "Egress"});
+
+  // Ingress: exactly the port the Service sends the API server's calls (and the scrape) to,
+  // from any source, since the API server's address is not portably known.
+  const YAML::Node ingress = policy["spec"]["ingress"];
+  REQUIRE(ingress.size() == 1);
+  CHECK(!ingress[0]["from"].IsDefined());
+  REQUIRE(ingress[0]["ports"].size() == 1);
+  const YAML::Node admitted = ingress[0]["ports"][0];
+  CHECK(text(admitted["protocol"]) == "TCP");
+  const YAML::Node service_port = base().get("Service", kName)["spec"]["ports"][0];
+  CHECK(container_port(container, admitted["port"]) == container_port(container, service_port["targetPort"]));
+  for (const char* probe : {"readinessProbe", "livenessProbe"}) {
+    INFO(probe);  // the kubelet's probes come from the node, which is always allowed, and use it too
+    CHECK(container_port(container, container[probe]["httpGet"]["port"]) == container_port(container, admitted["port"]));
+  }
+
+  // Egress: the API server's ports and DNS, nothing else.
+  std::set<std::pair<std::string, int>> egress;
+  for (const YAML::Node& rule : policy["spec"]["egress"]) {
+    CHECK(!rule["to"].IsDefined());
+    for (const YAML::Node& p : rule["ports"]) egress.emplace(text(p["protocol"]), p["port"].as<int>());
+  }
+  const std::set<std::pair<std::string, int>> expected{{"TCP", 443}, {"TCP", 6443}, {"UDP", 53}, {"TCP", 53}};
+  CHECK(egress == expected);
+}
