@@ -1,12 +1,14 @@
 // The deployment manifests as `kubectl kustomize` renders them (the base, the cert-manager
-// overlay and the recommender component), checked against what the webhook, the VPA
-// recommender and the API server need:
+// overlay, the recommender component and the optional ServiceMonitor, PrometheusRule and
+// NetworkPolicy components), checked against what the webhook, the VPA recommender, the API
+// server and Prometheus need:
 // opt-in webhooks that fail open, a CRD whose /scale the recommender can read, a hardened
 // Deployment that serves what its probes and the Service expect, least-privilege RBAC, and
 // flags the binary actually has. Selectors are evaluated with the core's own label selector
 // semantics, so "matches" here means what it means to the API server. Also: the example
-// objects against the core's naming, the Grafana dashboard against the real server's /metrics,
-// and manifests/install-certs against a fake kubectl.
+// objects against the core's naming, the Grafana dashboard's and the alerts' queries against
+// the real server's /metrics, manifests/install-certs against a fake kubectl, and docs/
+// against the binary (its flags, the annotations it reads, the metrics it registers).
 //
 // kubectl is required (KUBECTL overrides which one); both kustomize v2.0.3 (Debian bookworm's
 // kubectl 1.20) and v5 render the same objects.
@@ -1479,6 +1481,32 @@ std::vector<std::string> markdown_prose_lines(const std::string& path) {
   return lines;
 }
 
+// The anchor GitHub gives a Markdown heading: lowercased, spaces to '-', other punctuation
+// (backticks, '?', ':', '.') dropped.
+std::string heading_anchor(std::string_view heading) {
+  std::string out;
+  for (const char c : heading) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u)) {
+      out += static_cast<char>(std::tolower(u));
+    } else if (c == ' ' || c == '-') {
+      out += '-';
+    } else if (c == '_') {
+      out += '_';
+    }
+  }
+  return out;
+}
+
+std::set<std::string> heading_anchors(const std::string& path) {
+  std::set<std::string> anchors;
+  for (const std::string& line : markdown_prose_lines(path)) {
+    if (line.rfind('#', 0) != 0) continue;
+    anchors.insert(heading_anchor(line.substr(line.find_first_not_of("# "))));
+  }
+  return anchors;
+}
+
 // The warnings `review --dry-run` answers for the captured KPO pod given one more annotation,
 // on the example recommendations (which hold its VPA and a recommendation).
 std::vector<std::string> review_warnings(const std::string& annotation, const std::string& value) {
@@ -1582,6 +1610,81 @@ TEST_CASE("docs/configuration.md lists exactly the gate flags that annotations o
   }));
 }
 
+TEST_CASE("docs/metrics.md names every metric the webhook registers, and its queries ask for what exists",
+          "[manifests][docs][metrics]") {
+  const std::string path = (repo_root() / "docs/metrics.md").string();
+  const std::string doc = avw::test::read_file(path);
+
+  // Every metric the webhook registers: scraped, or one only a cluster brings. A histogram by
+  // its base name (the exposition writes it as _bucket, _sum and _count).
+  std::set<std::string> names;
+  for (const auto& [name, series] : example_exposition()) names.insert(name);
+  for (const auto& [name, labels] : kClusterOnlyMetrics) names.insert(name);
+  const auto base_of = [&](const std::string& name) {
+    for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+      if (!name.ends_with(suffix)) continue;
+      const std::string base = name.substr(0, name.size() - suffix.size());
+      if (names.count(base + "_bucket") == 1) return base;
+    }
+    return name;
+  };
+  std::set<std::string> registered;
+  for (const std::string& name : names) registered.insert(base_of(name));
+
+  std::set<std::string> named;
+  for (std::size_t pos = doc.find("avw_"); pos != std::string::npos; pos = doc.find("avw_", pos)) {
+    std::size_t end = pos;
+    while (end < doc.size() && is_ident(doc[end])) ++end;
+    const std::string name = doc.substr(pos, end - pos);
+    if (name.back() != '_') named.insert(base_of(name));  // not a prefix in prose (avw_kube_*)
+    pos = end;
+  }
+  for (const std::string& name : named) {
+    INFO("docs/metrics.md names " << name);
+    CHECK(registered.count(name) == 1);
+  }
+  for (const std::string& name : registered) {
+    INFO("docs/metrics.md lacks " << name);
+    CHECK(doc.find("`" + name + "`") != std::string::npos);
+  }
+
+  // Its PromQL blocks, as a user pastes them.
+  std::size_t blocks = 0;
+  for (std::size_t open = doc.find("```promql\n"); open != std::string::npos; open = doc.find("```promql\n", open + 1)) {
+    const std::size_t start = open + 10;
+    std::string expr = doc.substr(start, doc.find("```", start) - start);
+    std::string without_comments;
+    std::istringstream lines(expr);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind('#', 0) != 0) without_comments += line + "\n";
+    }
+    check_query(without_comments);
+    ++blocks;
+  }
+  CHECK(blocks >= 3);
+}
+
+TEST_CASE("every link between the docs leads to a file and a heading that exist", "[manifests][docs]") {
+  const fs::path docs = repo_root() / "docs";
+  std::size_t links = 0;
+  for (const auto& entry : fs::directory_iterator(docs)) {
+    if (entry.path().extension() != ".md") continue;
+    for (const std::string& line : markdown_prose_lines(entry.path().string())) {
+      for (std::size_t open = line.find("]("); open != std::string::npos; open = line.find("](", open + 2)) {
+        const std::string target = line.substr(open + 2, line.find(')', open) - open - 2);
+        if (target.find("://") != std::string::npos) continue;
+        INFO(entry.path().filename().string() << " links to " << target);
+        const std::size_t hash = target.find('#');
+        const fs::path file = hash == 0 ? entry.path() : docs / target.substr(0, hash);
+        REQUIRE(fs::exists(file));
+        if (hash != std::string::npos) CHECK(heading_anchors(file.string()).count(target.substr(hash + 1)) == 1);
+        ++links;
+      }
+    }
+  }
+  CHECK(links > 10);
+}
+
 // ---- the optional monitoring and network components -------------------------------------
 
 namespace {
@@ -1666,6 +1769,7 @@ TEST_CASE("the PrometheusRule alerts on metrics the webhook has, each with for, 
   const YAML::Node rule = with_monitoring().get("PrometheusRule", kName);
   CHECK(text(rule["apiVersion"]) == "monitoring.coreos.com/v1");
   const std::string job = "job=\"" + text(base().get("Service", kName)["metadata"]["name"]) + "\"";
+  const std::set<std::string> runbooks = heading_anchors((repo_root() / "docs/operations.md").string());
 
   std::set<std::string> alerts;
   std::set<std::string> metrics;
@@ -1681,7 +1785,10 @@ TEST_CASE("the PrometheusRule alerts on metrics the webhook has, each with for, 
       CHECK(!text(r["annotations"]["summary"]).empty());
       CHECK(!text(r["annotations"]["description"]).empty());
 
-      CHECK(text(r["annotations"]["runbook_url"]).rfind("docs/operations.md#", 0) == 0);
+      // The runbook is the section of docs/operations.md named after the alert.
+      const std::string runbook = text(r["annotations"]["runbook_url"]);
+      CHECK(runbook == "docs/operations.md#" + heading_anchor(alert));
+      CHECK(runbooks.count(heading_anchor(alert)) == 1);
 
       // Every metric it reads is one the webhook has, by labels it has, from the scrape job.
       const std::string expr = text(r["expr"]);
