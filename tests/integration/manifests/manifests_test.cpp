@@ -1,17 +1,22 @@
 // The deployment manifests as `kubectl kustomize` renders them (the base, the cert-manager
-// overlay and the recommender component), checked against what the webhook, the VPA
-// recommender and the API server need:
+// overlay, the recommender component and the optional ServiceMonitor, PrometheusRule and
+// NetworkPolicy components), checked against what the webhook, the VPA recommender, the API
+// server and Prometheus need:
 // opt-in webhooks that fail open, a CRD whose /scale the recommender can read, a hardened
 // Deployment that serves what its probes and the Service expect, least-privilege RBAC, and
 // flags the binary actually has. Selectors are evaluated with the core's own label selector
 // semantics, so "matches" here means what it means to the API server. Also: the example
-// objects against the core's naming, the Grafana dashboard against the real server's /metrics,
-// and manifests/install-certs against a fake kubectl.
+// objects against the core's naming, the Grafana dashboard's and the alerts' queries against
+// the real server's /metrics, manifests/install-certs against a fake kubectl, and docs/
+// against the binary (its flags, the annotations it reads, the metrics it registers).
 //
 // kubectl is required (KUBECTL overrides which one); both kustomize v2.0.3 (Debian bookworm's
 // kubectl 1.20) and v5 render the same objects.
 #include <sys/wait.h>
 #include <unistd.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <yaml-cpp/yaml.h>
 
 #include <catch2/catch.hpp>
@@ -22,6 +27,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -161,6 +167,21 @@ const Rendered& cert_manager() {
 const Rendered& with_recommender() {
   static const Rendered rendered("manifests/overlays/recommender");
   return rendered;
+}
+
+// A kustomization of one's own, outside the repository, of `resources` and `components` (paths
+// in the repository), rendered: what a user writes to combine the overlays and components.
+// kustomize takes only relative paths to other kustomizations.
+Rendered compose(const std::vector<std::string>& resources, const std::vector<std::string>& components) {
+  const TempDir dir;
+  const fs::path here(dir.path());
+  std::ofstream out(here / "kustomization.yaml");
+  out << "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n";
+  for (const std::string& r : resources) out << "- " << fs::relative(repo_root() / r, here).string() << "\n";
+  out << "components:\n";
+  for (const std::string& c : components) out << "- " << fs::relative(repo_root() / c, here).string() << "\n";
+  out.close();
+  return Rendered(here.string());
 }
 
 std::vector<std::string> strings(const YAML::Node& seq) {
@@ -491,20 +512,103 @@ PromQuery parse_query(const std::string& expr) {
   return q;
 }
 
-// The metrics of the Kubernetes API source that the dashboard may query: that source needs a
-// cluster, so the test cannot scrape them. Keep in step with src/kube.
-const std::set<std::string> kApiSourceMetrics{
-    "avw_kube_synced",         "avw_kube_last_sync_timestamp_seconds", "avw_kube_watch_events_total",
-    "avw_kube_api_errors_total", "avw_kube_relists_total",             "avw_kube_watch_restarts_total",
-    "avw_kube_store_objects",
+// Metrics that only a cluster brings: the Kubernetes API source (src/kube), the closed loop's
+// task-pod watch (src/loop) and the provisioner (src/provision) register them, and a scrape of
+// the server on a recommendations file cannot show them. Each with its labels and the values
+// they take (empty: any, such as an HTTP code or a resource). Keep in step with those sources;
+// a test below finds every name and value here in them.
+using LabelValues = std::map<std::string, std::set<std::string>>;
+const std::set<std::string> kModes{"enforce", "dry-run"};
+const std::set<std::string> kRequests{"original", "new"};
+const std::map<std::string, LabelValues> kClusterOnlyMetrics{
+    {"avw_kube_synced", {}},
+    {"avw_kube_last_sync_timestamp_seconds", {}},
+    {"avw_kube_watch_events_total", {{"resource", {}}, {"type", {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"}}}},
+    {"avw_kube_api_errors_total", {{"resource", {}}, {"code", {}}}},
+    {"avw_kube_relists_total", {{"resource", {}}, {"reason", {"initial", "expired", "resync", "retry"}}}},
+    {"avw_kube_watch_restarts_total", {{"resource", {}}, {"reason", {"timeout", "dropped", "expired", "error"}}}},
+    {"avw_kube_store_objects", {{"kind", {"vpas", "targets", "limitranges", "checkpoints", "namespaces"}}}},
+    {"avw_kube_snapshot_rebuild_seconds_bucket", {{"le", {}}}},
+    {"avw_task_runs_total", {{"phase", {"Succeeded", "Failed"}}}},
+    {"avw_task_run_seconds_bucket", {{"le", {}}}},
+    {"avw_task_oom_kills_total", {}},
+    {"avw_task_cpu_core_seconds_total", {{"mode", kModes}, {"requests", kRequests}}},
+    {"avw_task_memory_byte_seconds_total", {{"mode", kModes}, {"requests", kRequests}}},
+    {"avw_oom_floor_changes_total", {{"change", {"raised", "lifted"}}}},
+    {"avw_loop_status_writes_total", {{"result", {"written", "unchanged", "conflict", "missing", "error"}}}},
+    {"avw_loop_events_total", {{"result", {"created", "error"}}}},
+    {"avw_loop_dropped_total", {}},
+    {"avw_provision_total", {{"result", {"created", "exists", "refreshed", "error", "dropped"}}}},
+    {"avw_provision_gc_total", {{"result", {"deleted", "conflict", "gone", "error"}}}},
+    {"avw_provision_known_tasks", {}},
+    {"avw_provision_vpa_recommender_updates_total", {}},
+    {"avw_provision_vpas_without_recommendation", {{"recommender", {}}}},
+    {"avw_provision_vpas_with_recommendation", {{"recommender", {}}}},
 };
 
-// The closed loop's metrics (src/loop), likewise registered only with a cluster: the loop's
-// integration tests read them from a live run. Keep in step with src/loop.
-const std::set<std::string> kRunWatchMetrics{
-    "avw_task_runs_total",         "avw_task_run_seconds_bucket",        "avw_task_oom_kills_total",
-    "avw_task_cpu_core_seconds_total", "avw_task_memory_byte_seconds_total", "avw_oom_floor_changes_total",
-};
+// The real server, on the example recommendations, scraped once: every metric it registers
+// without a cluster, with its series' labels.
+Exposition scrape_example_server() {
+  const TempDir dir;
+  const avw::test::TestCa ca;
+  ca.write_certificate(dir.file("ca.pem"));
+  ca.issue(dir.file("tls.crt"), dir.file("tls.key"), avw::test::server_certificate(2));
+  const std::string log_file = dir.file("server.log");
+  avw::test::Subprocess server({AVW_BINARY, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("tls.crt"),
+                                "--tls-key", dir.file("tls.key"), "--recommendations",
+                                (repo_root() / "manifests/examples/recommendations.json").string(), "--threads",
+                                "1", "--log-format", "text"},
+                               avw::test::stdio("/dev/null", log_file));
+  std::optional<std::uint16_t> port;
+  avw::test::eventually([&] {
+    port = logged_port(log_file);
+    return port.has_value() || server.wait_for({}).has_value();
+  });
+  INFO(avw::test::read_file(log_file));
+  REQUIRE(port.has_value());
+  const auto scrape = avw::test::HttpsClient(*port, avw::test::trusting(dir.file("ca.pem"))).request("GET", "/metrics");
+  REQUIRE(scrape.status == 200);
+  return parse_exposition(scrape.body);
+}
+
+const Exposition& example_exposition() {
+  static const Exposition exposed = scrape_example_server();
+  return exposed;
+}
+
+// A query (a dashboard panel's, an alert's) asks only for metrics the webhook has, grouped by
+// labels they carry and selected by values those labels take: scraped from the real server,
+// or, for the metrics only a cluster brings, as the table above says.
+void check_query(const std::string& expr) {
+  INFO("query: " << expr);
+  const PromQuery q = parse_query(expr);
+  REQUIRE(!q.metrics.empty());
+  const Exposition& exposed = example_exposition();
+  for (const std::string& metric : q.metrics) {
+    INFO("metric " << metric);
+    // Label -> the values its series have ({"*"}: any value).
+    LabelValues labels;
+    if (const auto known = kClusterOnlyMetrics.find(metric); known != kClusterOnlyMetrics.end()) {
+      for (const auto& [label, values] : known->second) labels[label] = values.empty() ? std::set<std::string>{"*"} : values;
+    } else {
+      const auto series = exposed.find(metric);
+      REQUIRE(series != exposed.end());
+      for (const auto& series_labels : series->second) {
+        for (const auto& [label, value] : series_labels) labels[label].insert(value);
+      }
+    }
+    for (const std::string& label : q.grouping) {
+      INFO("grouped by " << label);
+      CHECK(labels.count(label) == 1);
+    }
+    for (const auto& [label, value] : q.matchers) {
+      if (label == "job") continue;  // set by Prometheus, not by the server
+      INFO("matched by " << label << " = " << value);
+      REQUIRE(labels.count(label) == 1);
+      CHECK((labels.at(label).count("*") == 1 || labels.at(label).count(value) == 1));
+    }
+  }
+}
 
 }  // namespace
 
@@ -977,55 +1081,28 @@ TEST_CASE("the Grafana dashboard queries metrics the server exposes, by labels i
     for (const YAML::Node& target : panel["targets"]) queries.push_back(text(target["expr"]));
   }
   REQUIRE(queries.size() > 10);
+  for (const std::string& expr : queries) check_query(expr);
+}
 
-  // The real server, with the example recommendations, scraped once.
-  const TempDir dir;
-  const avw::test::TestCa ca;
-  ca.write_certificate(dir.file("ca.pem"));
-  ca.issue(dir.file("tls.crt"), dir.file("tls.key"), avw::test::server_certificate(2));
-  const std::string log_file = dir.file("server.log");
-  avw::test::Subprocess server({AVW_BINARY, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("tls.crt"),
-                                "--tls-key", dir.file("tls.key"), "--recommendations",
-                                (repo_root() / "manifests/examples/recommendations.json").string(), "--threads",
-                                "1", "--log-format", "text"},
-                               avw::test::stdio("/dev/null", log_file));
-  std::optional<std::uint16_t> port;
-  avw::test::eventually([&] {
-    port = logged_port(log_file);
-    return port.has_value() || server.wait_for({}).has_value();
-  });
-  INFO(avw::test::read_file(log_file));
-  REQUIRE(port.has_value());
-  const auto scrape = avw::test::HttpsClient(*port, avw::test::trusting(dir.file("ca.pem"))).request("GET", "/metrics");
-  REQUIRE(scrape.status == 200);
-  const Exposition exposed = parse_exposition(scrape.body);
-
-  for (const std::string& expr : queries) {
-    INFO("query: " << expr);
-    const PromQuery q = parse_query(expr);
-    REQUIRE(!q.metrics.empty());
-    for (const std::string& metric : q.metrics) {
-      INFO("metric " << metric);
-      if (metric.rfind("avw_kube_", 0) == 0) {
-        // The Kubernetes API source registers these, and it needs a cluster to run.
-        CHECK(kApiSourceMetrics.count(metric) == 1);
-        continue;
-      }
-      if (kRunWatchMetrics.count(metric) == 1) continue;  // the closed loop's, with a cluster too
-      const auto series = exposed.find(metric);
-      REQUIRE(series != exposed.end());
-      for (const std::string& label : q.grouping) {
-        INFO("grouped by " << label);
-        CHECK(std::any_of(series->second.begin(), series->second.end(),
-                          [&](const auto& labels) { return labels.count(label) == 1; }));
-      }
-      for (const auto& [label, value] : q.matchers) {
-        if (label == "job") continue;  // set by Prometheus, not by the server
-        INFO("matched by " << label << " = " << value);
-        CHECK(std::any_of(series->second.begin(), series->second.end(), [&](const auto& labels) {
-          const auto it = labels.find(label);
-          return it != labels.end() && it->second == value;
-        }));
+TEST_CASE("every metric the tests know only from a cluster is registered by the webhook's sources",
+          "[manifests][metrics]") {
+  std::string sources;
+  for (const auto& entry : fs::recursive_directory_iterator(repo_root() / "src")) {
+    if (entry.is_regular_file()) sources += avw::test::read_file(entry.path().string());
+  }
+  const auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
+  for (const auto& [metric, labels] : kClusterOnlyMetrics) {
+    INFO(metric);
+    const std::string name = metric.ends_with("_bucket") ? metric.substr(0, metric.size() - 7) : metric;
+    CHECK(sources.find(quoted(name)) != std::string::npos);
+    CHECK(example_exposition().count(metric) == 0);  // else a scrape would show it
+    for (const auto& [label, values] : labels) {
+      if (label == "le") continue;  // a histogram's, written by the exposition
+      INFO("label " << label);
+      CHECK(sources.find(quoted(label)) != std::string::npos);
+      for (const std::string& value : values) {
+        INFO("value " << value);
+        CHECK(sources.find(quoted(value)) != std::string::npos);
       }
     }
   }
@@ -1336,16 +1413,8 @@ TEST_CASE("the recommender's service account holds exactly what the recommender 
 }
 
 TEST_CASE("the recommender component composes with the cert-manager overlay", "[manifests][recommender][cert-manager]") {
-  // A kustomization of one's own, outside the repository, as the component's comment shows.
-  // kustomize takes only relative paths to other kustomizations.
-  const TempDir dir;
-  const fs::path here = fs::path(dir.path());
-  std::ofstream(here / "kustomization.yaml")
-      << "apiVersion: kustomize.config.k8s.io/v1beta1\n"
-      << "kind: Kustomization\n"
-      << "resources:\n- " << fs::relative(repo_root() / "manifests/overlays/cert-manager", here).string() << "\n"
-      << "components:\n- " << fs::relative(repo_root() / "manifests/components/recommender", here).string() << "\n";
-  const Rendered composed(here.string());
+  // A kustomization of one's own, as the component's comment shows.
+  const Rendered composed = compose({"manifests/overlays/cert-manager"}, {"manifests/components/recommender"});
   CHECK(composed.all().size() == cert_manager().all().size() + 4);
   composed.get("Certificate", "airflow-vpa-webhook-serving");
   composed.get("Deployment", kRecommender);
@@ -1353,4 +1422,432 @@ TEST_CASE("the recommender component composes with the cert-manager overlay", "[
                  ["cert-manager.io/inject-ca-from"]) == std::string(kNamespace) + "/airflow-vpa-webhook-serving");
   CHECK(strings(only_container(composed.get("Deployment", kName))["args"]).back() ==
         "--vpa-recommender=airflow-vpa-webhook");
+}
+
+// ---- the documentation against the binary --------------------------------------------------
+
+namespace {
+
+// Every `--flag` in `text`.
+std::set<std::string> flag_names(std::string_view text) {
+  std::set<std::string> out;
+  for (std::size_t pos = text.find("--"); pos != std::string_view::npos; pos = text.find("--", pos + 2)) {
+    std::size_t end = pos + 2;
+    while (end < text.size() && (std::islower(static_cast<unsigned char>(text[end])) || text[end] == '-')) ++end;
+    if (end > pos + 2) out.insert(std::string(text.substr(pos, end - pos)));
+    pos = end - 2;
+  }
+  return out;
+}
+
+// The flags a command's --help lists: its option lines ("  --flag ARG   what it does"), the
+// names in their first column. Continuation lines are indented further and not read.
+// With `after`, only the option lines that follow the line holding it.
+std::set<std::string> help_flags(const std::string& command, const std::string& after = "") {
+  const CommandResult help = run_command(shell_quote(AVW_BINARY) + " " + command + " --help");
+  REQUIRE(help.exit_code == 0);
+  std::set<std::string> flags;
+  std::istringstream lines(help.out);
+  bool reading = after.empty();
+  for (std::string line; std::getline(lines, line);) {
+    if (!reading) reading = line.find(after) != std::string::npos;
+    if (!reading || line.rfind("  --", 0) != 0) continue;
+    const std::size_t column_end = line.find("  ", 2);
+    const auto names = flag_names(std::string_view(line).substr(0, column_end));
+    flags.insert(names.begin(), names.end());
+  }
+  REQUIRE(!flags.empty());
+  return flags;
+}
+
+std::string listed(const std::set<std::string>& items) {
+  std::string out;
+  for (const std::string& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// The lines of a Markdown file outside its code fences (where `#` starts a shell comment).
+std::vector<std::string> markdown_prose_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::istringstream in(avw::test::read_file(path));
+  bool fenced = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("```", 0) == 0) {
+      fenced = !fenced;
+      continue;
+    }
+    if (!fenced) lines.push_back(line);
+  }
+  return lines;
+}
+
+// The anchor GitHub gives a Markdown heading: lowercased, spaces to '-', other punctuation
+// (backticks, '?', ':', '.') dropped.
+std::string heading_anchor(std::string_view heading) {
+  std::string out;
+  for (const char c : heading) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u)) {
+      out += static_cast<char>(std::tolower(u));
+    } else if (c == ' ' || c == '-') {
+      out += '-';
+    } else if (c == '_') {
+      out += '_';
+    }
+  }
+  return out;
+}
+
+std::set<std::string> heading_anchors(const std::string& path) {
+  std::set<std::string> anchors;
+  for (const std::string& line : markdown_prose_lines(path)) {
+    if (line.rfind('#', 0) != 0) continue;
+    anchors.insert(heading_anchor(line.substr(line.find_first_not_of("# "))));
+  }
+  return anchors;
+}
+
+// The warnings `review --dry-run` answers for the captured KPO pod given one more annotation,
+// on the example recommendations (which hold its VPA and a recommendation).
+std::vector<std::string> review_warnings(const std::string& annotation, const std::string& value) {
+  rapidjson::Document review;
+  review.Parse(avw::test::read_file((fs::path(AVW_FIXTURES_DIR) / "admission/kpo-pod.json").string()));
+  REQUIRE(!review.HasParseError());
+  auto& alloc = review.GetAllocator();
+  rapidjson::Value& metadata = review["request"]["object"]["metadata"];
+  if (!metadata.HasMember("annotations")) metadata.AddMember("annotations", rapidjson::Value(rapidjson::kObjectType), alloc);
+  metadata["annotations"].AddMember(rapidjson::Value(annotation, alloc), rapidjson::Value(value, alloc), alloc);
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  review.Accept(writer);
+
+  const TempDir dir;
+  std::ofstream(dir.file("review.json")) << buffer.GetString();
+  const CommandResult r = run_command(shell_quote(AVW_BINARY) + " review --dry-run --recommendations " +
+                                      shell_quote((repo_root() / "manifests/examples/recommendations.json").string()) +
+                                      " --review " + shell_quote(dir.file("review.json")));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  rapidjson::Document answer;
+  answer.Parse(r.out);
+  REQUIRE(!answer.HasParseError());
+  std::vector<std::string> warnings;
+  if (answer["response"].HasMember("warnings")) {
+    for (const auto& w : answer["response"]["warnings"].GetArray()) warnings.emplace_back(w.GetString());
+  }
+  // The dry-run report of the change itself is there whatever the annotation.
+  REQUIRE(!warnings.empty());
+  return warnings;
+}
+
+}  // namespace
+
+TEST_CASE("docs/configuration.md documents exactly the flags serve --help and review --help list", "[manifests][docs]") {
+  // The flags of the tables' first column, by the command of the `## ` section they are in.
+  std::map<std::string, std::set<std::string>> documented;  // "serve" / "review" -> flags
+  std::string section;
+  for (const std::string& line : markdown_prose_lines((repo_root() / "docs/configuration.md").string())) {
+    if (line.rfind("## ", 0) == 0) section = line;
+    if (line.rfind("| `--", 0) != 0) continue;
+    INFO("section " << section << ", row " << line);
+    const bool serve = section.find("`serve`") != std::string::npos;
+    const bool review = section.find("`review`") != std::string::npos;
+    REQUIRE((serve || review));
+    const auto flags = flag_names(std::string_view(line).substr(0, line.find(" | ")));
+    REQUIRE(!flags.empty());
+    if (serve) documented["serve"].insert(flags.begin(), flags.end());
+    if (review) documented["review"].insert(flags.begin(), flags.end());
+  }
+  for (const std::string command : {"serve", "review"}) {
+    INFO(command);
+    const std::set<std::string> help = help_flags(command);
+    std::set<std::string> undocumented;
+    std::set_difference(help.begin(), help.end(), documented[command].begin(), documented[command].end(),
+                        std::inserter(undocumented, undocumented.end()));
+    std::set<std::string> unknown;
+    std::set_difference(documented[command].begin(), documented[command].end(), help.begin(), help.end(),
+                        std::inserter(unknown, unknown.end()));
+    INFO("in --help, not in the docs: " << listed(undocumented));
+    INFO("in the docs, not in --help: " << listed(unknown));
+    CHECK(undocumented.empty());
+    CHECK(unknown.empty());
+  }
+}
+
+TEST_CASE("docs/configuration.md lists exactly the gate flags that annotations override", "[manifests][docs]") {
+  // The gate annotations of the namespace table.
+  std::set<std::string> documented;
+  std::string section;
+  const std::string prefix = "annotation `airflow-vpa-webhook.io/";
+  for (const std::string& line : markdown_prose_lines((repo_root() / "docs/configuration.md").string())) {
+    if (line.rfind("### ", 0) == 0) section = line;
+    if (section != "### On namespaces" || line.rfind("| " + prefix, 0) != 0) continue;
+    documented.insert(line.substr(2 + prefix.size(), line.find('`', 2 + prefix.size()) - 2 - prefix.size()));
+  }
+  REQUIRE(documented.size() == 7);
+
+  // Each flag of the help's safety gates: an invalid value in the annotation of the same name
+  // is reported as ignored exactly when the docs say the annotation exists.
+  const std::set<std::string> gates = help_flags("review", "Safety gates");
+  for (const std::string& flag : gates) {
+    const std::string name = flag.substr(2);
+    INFO("annotation airflow-vpa-webhook.io/" << name);
+    const auto warnings = review_warnings("airflow-vpa-webhook.io/" + name, "bogus");
+    const bool read = std::any_of(warnings.begin(), warnings.end(), [&](const std::string& w) {
+      return w.find("pod annotation airflow-vpa-webhook.io/" + name + "=bogus ignored") != std::string::npos;
+    });
+    CHECK(read == (documented.count(name) == 1));
+  }
+  for (const std::string& name : documented) {
+    INFO(name);
+    CHECK(gates.count("--" + name) == 1);
+  }
+
+  // The pod's recommendation field is read the same way.
+  const auto warnings = review_warnings("airflow-vpa-webhook.io/recommendation", "bogus");
+  CHECK(std::any_of(warnings.begin(), warnings.end(), [](const std::string& w) {
+    return w.find("ignored airflow-vpa-webhook.io/recommendation=bogus") != std::string::npos;
+  }));
+}
+
+TEST_CASE("docs/metrics.md names every metric the webhook registers, and its queries ask for what exists",
+          "[manifests][docs][metrics]") {
+  const std::string path = (repo_root() / "docs/metrics.md").string();
+  const std::string doc = avw::test::read_file(path);
+
+  // Every metric the webhook registers: scraped, or one only a cluster brings. A histogram by
+  // its base name (the exposition writes it as _bucket, _sum and _count).
+  std::set<std::string> names;
+  for (const auto& [name, series] : example_exposition()) names.insert(name);
+  for (const auto& [name, labels] : kClusterOnlyMetrics) names.insert(name);
+  const auto base_of = [&](const std::string& name) {
+    for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+      if (!name.ends_with(suffix)) continue;
+      const std::string base = name.substr(0, name.size() - suffix.size());
+      if (names.count(base + "_bucket") == 1) return base;
+    }
+    return name;
+  };
+  std::set<std::string> registered;
+  for (const std::string& name : names) registered.insert(base_of(name));
+
+  std::set<std::string> named;
+  for (std::size_t pos = doc.find("avw_"); pos != std::string::npos; pos = doc.find("avw_", pos)) {
+    std::size_t end = pos;
+    while (end < doc.size() && is_ident(doc[end])) ++end;
+    const std::string name = doc.substr(pos, end - pos);
+    if (name.back() != '_') named.insert(base_of(name));  // not a prefix in prose (avw_kube_*)
+    pos = end;
+  }
+  for (const std::string& name : named) {
+    INFO("docs/metrics.md names " << name);
+    CHECK(registered.count(name) == 1);
+  }
+  for (const std::string& name : registered) {
+    INFO("docs/metrics.md lacks " << name);
+    CHECK(doc.find("`" + name + "`") != std::string::npos);
+  }
+
+  // Its PromQL blocks, as a user pastes them.
+  std::size_t blocks = 0;
+  for (std::size_t open = doc.find("```promql\n"); open != std::string::npos; open = doc.find("```promql\n", open + 1)) {
+    const std::size_t start = open + 10;
+    std::string expr = doc.substr(start, doc.find("```", start) - start);
+    std::string without_comments;
+    std::istringstream lines(expr);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind('#', 0) != 0) without_comments += line + "\n";
+    }
+    check_query(without_comments);
+    ++blocks;
+  }
+  CHECK(blocks >= 3);
+}
+
+TEST_CASE("every link between the docs leads to a file and a heading that exist", "[manifests][docs]") {
+  const fs::path docs = repo_root() / "docs";
+  std::size_t links = 0;
+  for (const auto& entry : fs::directory_iterator(docs)) {
+    if (entry.path().extension() != ".md") continue;
+    for (const std::string& line : markdown_prose_lines(entry.path().string())) {
+      for (std::size_t open = line.find("]("); open != std::string::npos; open = line.find("](", open + 2)) {
+        const std::string target = line.substr(open + 2, line.find(')', open) - open - 2);
+        if (target.find("://") != std::string::npos) continue;
+        INFO(entry.path().filename().string() << " links to " << target);
+        const std::size_t hash = target.find('#');
+        const fs::path file = hash == 0 ? entry.path() : docs / target.substr(0, hash);
+        REQUIRE(fs::exists(file));
+        if (hash != std::string::npos) CHECK(heading_anchors(file.string()).count(target.substr(hash + 1)) == 1);
+        ++links;
+      }
+    }
+  }
+  CHECK(links > 10);
+}
+
+// ---- the optional monitoring and network components -------------------------------------
+
+namespace {
+
+const std::vector<std::string> kMonitoringComponents{
+    "manifests/components/servicemonitor",
+    "manifests/components/prometheusrule",
+    "manifests/components/networkpolicy",
+};
+
+// The base with all three components, as docs/metrics.md and docs/operations.md show them.
+const Rendered& with_monitoring() {
+  static const Rendered rendered = compose({"manifests/base"}, kMonitoringComponents);
+  return rendered;
+}
+
+// A Prometheus duration of one unit, as a rule's `for` takes it: 10m, 1h.
+bool is_prometheus_duration(const std::string& d) {
+  return d.size() >= 2 && std::string_view("smhdwy").find(d.back()) != std::string_view::npos &&
+         d.find_first_not_of("0123456789") == d.size() - 1;
+}
+
+}  // namespace
+
+TEST_CASE("each optional component renders with the base and adds only its own object", "[manifests][components]") {
+  const auto [component, kind] = GENERATE(table<std::string, std::string>({
+      {"manifests/components/servicemonitor", "ServiceMonitor"},
+      {"manifests/components/prometheusrule", "PrometheusRule"},
+      {"manifests/components/networkpolicy", "NetworkPolicy"},
+  }));
+  INFO(component);
+  const Rendered rendered = compose({"manifests/base"}, {component});
+  for (const YAML::Node& doc : base().all()) {
+    INFO(doc["kind"].as<std::string>() << " " << doc["metadata"]["name"].as<std::string>());
+    CHECK(YAML::Dump(rendered.get(doc["kind"].as<std::string>(), doc["metadata"]["name"].as<std::string>())) ==
+          YAML::Dump(doc));
+  }
+  REQUIRE(rendered.all().size() == base().all().size() + 1);
+  const YAML::Node added = rendered.get(kind, kName);
+  CHECK(text(added["metadata"]["namespace"]) == kNamespace);
+  CHECK(text(added["metadata"]["labels"]["app.kubernetes.io/name"]) == kName);
+
+  // All three together, and beside the recommender component, which has no Service of its own.
+  CHECK(with_monitoring().all().size() == base().all().size() + 3);
+  std::vector<std::string> with_recommender_too = kMonitoringComponents;
+  with_recommender_too.push_back("manifests/components/recommender");
+  CHECK(compose({"manifests/base"}, with_recommender_too).all().size() == with_recommender().all().size() + 3);
+}
+
+TEST_CASE("the ServiceMonitor scrapes /metrics over HTTPS from the webhook Service's port", "[manifests][servicemonitor]") {
+  const YAML::Node monitor = with_monitoring().get("ServiceMonitor", kName);
+  const YAML::Node service = base().get("Service", kName);
+  CHECK(text(monitor["apiVersion"]) == "monitoring.coreos.com/v1");
+
+  // It selects the webhook's Service, in its namespace, and nothing of the recommender's.
+  CHECK(strings(monitor["spec"]["namespaceSelector"]["matchNames"]) ==
+        std::vector<std::string>{text(service["metadata"]["namespace"])});
+  const Labels service_labels(service["metadata"]["labels"]);
+  CHECK(selector_of(monitor["spec"]["selector"]).matches(service_labels.set()));
+  // No jobLabel: the job is the Service's name, which the PrometheusRule's expressions select.
+  CHECK(!monitor["spec"]["jobLabel"].IsDefined());
+
+  REQUIRE(monitor["spec"]["endpoints"].size() == 1);
+  const YAML::Node endpoint = monitor["spec"]["endpoints"][0];
+  CHECK(text(endpoint["scheme"]) == "https");
+  CHECK(text(endpoint["path"]) == "/metrics");
+  REQUIRE(service["spec"]["ports"].size() == 1);
+  CHECK(text(endpoint["port"]) == text(service["spec"]["ports"][0]["name"]));
+
+  // That port leads to the container port the server listens on, which serves /metrics.
+  const YAML::Node deployment = base().get("Deployment", kName);
+  const YAML::Node container = only_container(deployment);
+  const int port = container_port(container, service["spec"]["ports"][0]["targetPort"]);
+  const std::string listen = arg_value(strings(container["args"]), "--listen");
+  CHECK(listen.substr(listen.rfind(':') + 1) == std::to_string(port));
+  CHECK(text(deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"]) == std::to_string(port));
+  CHECK(example_exposition().count("avw_ready") == 1);
+}
+
+TEST_CASE("the PrometheusRule alerts on metrics the webhook has, each with for, severity, summary and runbook",
+          "[manifests][prometheusrule]") {
+  const YAML::Node rule = with_monitoring().get("PrometheusRule", kName);
+  CHECK(text(rule["apiVersion"]) == "monitoring.coreos.com/v1");
+  const std::string job = "job=\"" + text(base().get("Service", kName)["metadata"]["name"]) + "\"";
+  const std::set<std::string> runbooks = heading_anchors((repo_root() / "docs/operations.md").string());
+
+  std::set<std::string> alerts;
+  std::set<std::string> metrics;
+  for (const YAML::Node& group : rule["spec"]["groups"]) {
+    for (const YAML::Node& r : group["rules"]) {
+      const std::string alert = text(r["alert"]);
+      INFO("alert " << alert);
+      CHECK(alerts.insert(alert).second);
+      CHECK(alert.rfind("AirflowVpaWebhook", 0) == 0);
+      CHECK(is_prometheus_duration(text(r["for"])));
+      const std::string severity = text(r["labels"]["severity"]);
+      CHECK((severity == "critical" || severity == "warning"));
+      CHECK(!text(r["annotations"]["summary"]).empty());
+      CHECK(!text(r["annotations"]["description"]).empty());
+
+      // The runbook is the section of docs/operations.md named after the alert.
+      const std::string runbook = text(r["annotations"]["runbook_url"]);
+      CHECK(runbook == "docs/operations.md#" + heading_anchor(alert));
+      CHECK(runbooks.count(heading_anchor(alert)) == 1);
+
+      // Every metric it reads is one the webhook has, by labels it has, from the scrape job.
+      const std::string expr = text(r["expr"]);
+      check_query(expr);
+      for (std::size_t pos = expr.find("avw_"); pos != std::string::npos; pos = expr.find("avw_", pos + 1)) {
+        const std::size_t open = expr.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_", pos);
+        INFO("selector at " << expr.substr(pos));
+        REQUIRE(open != std::string::npos);
+        REQUIRE(expr[open] == '{');
+        CHECK(expr.substr(open, expr.find('}', open) - open).find(job) != std::string::npos);
+      }
+      const PromQuery q = parse_query(expr);
+      metrics.insert(q.metrics.begin(), q.metrics.end());
+    }
+  }
+  // The conditions that matter each have their alert.
+  for (const char* metric : {"avw_ready", "avw_store_age_seconds", "avw_tls_reloads_total", "avw_provision_total",
+                             "avw_oom_floor_changes_total", "avw_provision_vpas_without_recommendation"}) {
+    INFO(metric);
+    CHECK(metrics.count(metric) == 1);
+  }
+}
+
+TEST_CASE("the NetworkPolicy admits the webhook's HTTPS port from anywhere and lets it reach the API server and DNS",
+          "[manifests][networkpolicy]") {
+  const YAML::Node policy = with_monitoring().get("NetworkPolicy", kName);
+  const YAML::Node deployment = base().get("Deployment", kName);
+  const YAML::Node container = only_container(deployment);
+
+  // It governs the webhook's pods, not the recommender's.
+  const Selector selector = selector_of(policy["spec"]["podSelector"]);
+  const Labels webhook_pod(deployment["spec"]["template"]["metadata"]["labels"]);
+  CHECK(selector.matches(webhook_pod.set()));
+  const Labels recommender_pod(
+      with_recommender().get("Deployment", kRecommender)["spec"]["template"]["metadata"]["labels"]);
+  CHECK_FALSE(selector.matches(recommender_pod.set()));
+  CHECK(strings(policy["spec"]["policyTypes"]) == std::vector<std::string>{"Ingress", "Egress"});
+
+  // Ingress: exactly the port the Service sends the API server's calls (and the scrape) to,
+  // from any source, since the API server's address is not portably known.
+  const YAML::Node ingress = policy["spec"]["ingress"];
+  REQUIRE(ingress.size() == 1);
+  CHECK(!ingress[0]["from"].IsDefined());
+  REQUIRE(ingress[0]["ports"].size() == 1);
+  const YAML::Node admitted = ingress[0]["ports"][0];
+  CHECK(text(admitted["protocol"]) == "TCP");
+  const YAML::Node service_port = base().get("Service", kName)["spec"]["ports"][0];
+  CHECK(container_port(container, admitted["port"]) == container_port(container, service_port["targetPort"]));
+  for (const char* probe : {"readinessProbe", "livenessProbe"}) {
+    INFO(probe);  // the kubelet's probes come from the node, which is always allowed, and use it too
+    CHECK(container_port(container, container[probe]["httpGet"]["port"]) == container_port(container, admitted["port"]));
+  }
+
+  // Egress: the API server's ports and DNS, nothing else.
+  std::set<std::pair<std::string, int>> egress;
+  for (const YAML::Node& rule : policy["spec"]["egress"]) {
+    CHECK(!rule["to"].IsDefined());
+    for (const YAML::Node& p : rule["ports"]) egress.emplace(text(p["protocol"]), p["port"].as<int>());
+  }
+  const std::set<std::pair<std::string, int>> expected{{"TCP", 443}, {"TCP", 6443}, {"UDP", 53}, {"TCP", 53}};
+  CHECK(egress == expected);
 }
