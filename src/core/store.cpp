@@ -810,6 +810,7 @@ void SnapshotBuilder::add(DecodedObjects& batch) {
   batch.limit_ranges = {};
   batch.checkpoints = {};
   batch.namespaces = {};
+  batch.pods = {};  // no snapshot keeps pods (a file may hold some: `kubectl get all`)
 }
 
 std::shared_ptr<const Snapshot> SnapshotBuilder::finish() {

@@ -114,3 +114,29 @@ TEST_CASE("help and version print to stdout and exit 0", "[review][cli]") {
   CHECK_FALSE(read_file(dir.file("out")).empty());
   CHECK(read_file(dir.file("err")).empty());
 }
+
+TEST_CASE("review reproduces an OOM floor recorded in a recommendations file's AirflowTask", "[review][oom]") {
+  TempDir dir;
+  // The example recommendations, with the status the closed loop writes after base was
+  // OOMKilled with 1Gi (no limit): its next pods get at least 1.2 x 1Gi.
+  std::string recommendations = read_file(kRecommendations);
+  const std::string selector = R"("selector": "dag_id=etl_daily,task_id=load,kubernetes_pod_operator=True")";
+  const auto at = recommendations.find(selector);
+  REQUIRE(at != std::string::npos);
+  recommendations.insert(at + selector.size(),
+                         R"(, "oomKills": [{"container": "base", "memoryRequest": "1Gi", "killedAt": "2026-12-06T18:26:27Z",)"
+                         R"( "pod": "load-6fcfv", "runId": "scheduled__2026-12-06T00:00:00+00:00", "tryNumber": 1, "kills": 1, "cleanRuns": []}])");
+  write_file_atomic(dir.file("recs.json"), recommendations);
+  CHECK(run_process({AVW_BINARY, "review", "--recommendations", dir.file("recs.json"), "--review",
+                     fixture_path("admission/kpo-pod.json")},
+                    stdio(dir.file("out"), dir.file("err"))) == 0);
+  INFO(read_file(dir.file("err")));
+  const std::string out = read_file(dir.file("out"));
+  const std::string review = read_fixture("admission/kpo-pod.json");
+  const std::string patch = *core::base64_decode(json_at(out, "/response/patch"));
+  const std::string pod = apply_json_patch(json_at(review, "/request/object"), patch);
+  CHECK(json_at(pod, "/spec/containers/0/resources/requests/memory") == "1288490189");  // 1.2Gi, whole bytes
+  CHECK(json_at(pod, "/spec/containers/0/resources/requests/cpu") == "25m");            // the recommendation
+  CHECK_THAT(json_at(pod, "/metadata/annotations/airflow-vpa-webhook.io~1updates"),
+             Catch::Contains("raised to the OOM floor 1288490189 (OOMKilled with 1Gi request on try 1"));
+}
