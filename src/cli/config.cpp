@@ -414,13 +414,14 @@ std::string usage(std::string_view topic) {
       "  --min-history D            checkpoint history a recommendation needs (default 48h; 0: off)\n"
       "  --min-samples N            checkpoint samples a recommendation needs (default 10)\n"
       "  --retry-memory-factor F    memory raise per retry, from the pod's request (default 1)\n"
-      "  --oom-bump-ratio F         an OOM kill's floor: killed memory times F (default 1.2) ...\n"
-      "  --oom-min-bump Q           ... or plus Q, whichever is more (default 100Mi)\n"
-      "  --oom-floor-clean-runs N   clean runs after a kill before its floor may end (default 3)\n"
       "  --max-decrease-cpu P, --max-decrease-memory P\n"
       "                             largest decrease from the pod's request (e.g. 50%; default off)\n"
       "  --max-increase-cpu P, --max-increase-memory P\n"
-      "                             largest increase from the pod's request (e.g. 100%; default off)\n";
+      "                             largest increase from the pod's request (e.g. 100%; default off)\n"
+      "OOM floors (the closed loop; no annotation overrides them):\n"
+      "  --oom-bump-ratio F         an OOM kill's floor: killed memory times F (default 1.2) ...\n"
+      "  --oom-min-bump Q           ... or plus Q, whichever is more (default 100Mi)\n"
+      "  --oom-floor-clean-runs N   clean runs after a kill before its floor may end (default 3)\n";
   if (topic == "serve") {
     return std::string(
                "Usage: airflow-vpa-webhook serve --tls-cert FILE --tls-key FILE [--recommendations FILE] [flags]\n"
