@@ -466,11 +466,12 @@ std::string usage(std::string_view topic) {
     return std::string(
                "Usage: airflow-vpa-webhook review --recommendations FILE [--review FILE] [--dry-run] [flags]\n"
                "\n"
-               "Reads an AdmissionReview (stdin by default) and prints the AdmissionReview response the\n"
+               "Reads an AdmissionReview, or a bare Pod that it wraps in the CREATE review the API server\n"
+               "would send (JSON or YAML, stdin by default), and prints the AdmissionReview response the\n"
                "server would send for it. Exit 0 on success, 2 with one line on stderr on bad input.\n"
                "\n"
                "  --recommendations FILE     VPAs, targets and LimitRanges as `kubectl get -o json` prints them\n"
-               "  --review FILE              the AdmissionReview to answer (default: stdin)\n"
+               "  --review FILE              the AdmissionReview or Pod to answer (default: stdin)\n"
                "  --dry-run                  answer as /audit does: no patch, audit annotations\n"
                "\n") +
            std::string(kDecision);
@@ -481,7 +482,7 @@ std::string usage(std::string_view topic) {
          "\n"
          "Commands:\n"
          "  serve     run the HTTPS admission webhook\n"
-         "  review    answer one AdmissionReview from a file or stdin, offline\n"
+         "  review    answer one AdmissionReview or Pod from a file or stdin, offline\n"
          "\n"
          "Run `airflow-vpa-webhook COMMAND --help` for the flags of a command.\n";
 }

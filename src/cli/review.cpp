@@ -9,6 +9,7 @@
 
 #include "avw/server/admission.hpp"
 #include "avw/source/file_source.hpp"
+#include "review_input.hpp"
 
 namespace avw::cli {
 namespace {
@@ -59,7 +60,9 @@ int run_review(const Config& config, std::istream& in, std::ostream& out, std::o
 
   const core::Mode mode = config.dry_run ? core::Mode::DryRun : core::Mode::Enforce;
   try {
-    const server::Admission a = server::admit(body, *loaded.snapshot, config.decision(), mode);
+    // The admission's decision holds views into the review: it must outlive it.
+    const std::string review = review_body_of(body);
+    const server::Admission a = server::admit(review, *loaded.snapshot, config.decision(), mode);
     if (!a.internal_error.empty()) err << kPrefix << "warning: internal error: " << one_line(a.internal_error) << '\n';
     out << a.response << '\n';
     out.flush();

@@ -140,3 +140,37 @@ TEST_CASE("review reproduces an OOM floor recorded in a recommendations file's A
   CHECK_THAT(json_at(pod, "/metadata/annotations/airflow-vpa-webhook.io~1updates"),
              Catch::Contains("raised to the OOM floor 1288490189 (OOMKilled with 1Gi request on try 1"));
 }
+
+TEST_CASE("review takes a bare Pod, JSON or YAML, and answers the CREATE review it would get", "[review]") {
+  TempDir dir;
+  // The captured pod as the API server handed it to the webhook, alone.
+  const std::string review = read_fixture("admission/kpo-pod.json");
+  const std::string pod_json = json_at(review, "/request/object");
+  write_file_atomic(dir.file("pod.json"), pod_json);
+  REQUIRE(run_process({AVW_BINARY, "review", "--recommendations", kRecommendations, "--review", dir.file("pod.json")},
+                      stdio(dir.file("out"), dir.file("err"))) == 0);
+  CHECK(read_file(dir.file("err")).empty());
+  std::string out = read_file(dir.file("out"));
+  CHECK(json_at(out, "/response/uid") == "00000000-0000-0000-0000-000000000000");
+  CHECK(json_at(out, "/response/allowed") == "true");
+  const std::string pod = apply_json_patch(pod_json, *core::base64_decode(json_at(out, "/response/patch")));
+  CHECK(json_at(pod, "/spec/containers/0/resources/requests/cpu") == "25m");
+  CHECK(json_at(pod, "/spec/containers/0/resources/requests/memory") == "250Mi");
+  CHECK(json_at(pod, "/metadata/annotations/airflow-vpa-webhook.io~1vpa") == "etl-daily-load");
+
+  // The manifest the capture created that pod from, in YAML, on stdin: the same decision.
+  REQUIRE(run_process({AVW_BINARY, "review", "--recommendations", kRecommendations},
+                      stdio(dir.file("out"), dir.file("err"), fixture_path("inputs/kpo-pod.yaml"))) == 0);
+  CHECK(read_file(dir.file("err")).empty());
+  out = read_file(dir.file("out"));
+  const std::string patch = *core::base64_decode(json_at(out, "/response/patch"));
+  CHECK(json_at(patch, "/0/path") == "/metadata/annotations");  // the manifest has none
+  CHECK(patch.find(R"("path":"/spec/containers/0/resources/requests/cpu","value":"25m")") != std::string::npos);
+  CHECK(patch.find(R"("path":"/spec/containers/0/resources/requests/memory","value":"250Mi")") != std::string::npos);
+
+  // Anything else is still refused the way a broken review is.
+  write_file_atomic(dir.file("list.yaml"), "- not\n- a pod\n");
+  CHECK(run_process({AVW_BINARY, "review", "--recommendations", kRecommendations, "--review", dir.file("list.yaml")},
+                    stdio(dir.file("out"), dir.file("err"))) == 2);
+  CHECK_THAT(read_file(dir.file("err")), Catch::Contains("not valid JSON"));
+}
