@@ -107,18 +107,20 @@ struct ClosedLoop {
   ClosedLoop(const ClosedLoop&) = delete;
   ClosedLoop& operator=(const ClosedLoop&) = delete;
 
-  std::unique_ptr<kube::Client> client;
+  // Shared with the watch's coroutines: a watch suspended when the io_context is destroyed is
+  // destroyed with it, after this object, and still needs its client.
+  std::shared_ptr<kube::Client> client;
   std::unique_ptr<loop::RunWatch> watch;
 
   void start(boost::asio::io_context& control, const kube::ClusterConfig& cluster, const cli::Config& config,
              metrics::Registry& registry) {
-    client = std::make_unique<kube::Client>(control, cluster);
+    client = std::make_shared<kube::Client>(control, cluster);
     loop::RunWatchOptions options;
     options.decision = config.decision();
     options.dry_run = config.server.dry_run;
     // The pod's name (the kubelet sets HOSTNAME to it) names this replica in the Events.
     if (const char* host = std::getenv("HOSTNAME"); host != nullptr && *host != '\0') options.instance = host;
-    watch = loop::make_run_watch(control, *client, std::move(options), registry);
+    watch = loop::make_run_watch(control, client, std::move(options), registry);
     watch->start();
   }
   ~ClosedLoop() {

@@ -35,8 +35,8 @@ constexpr std::array<const char*, 5> kEventTypes = {"ADDED", "MODIFIED", "DELETE
 }  // namespace
 
 struct Reflector::State : std::enable_shared_from_this<Reflector::State> {
-  State(net::io_context& c, Client& cl, ReflectorOptions o, ReflectorHandler& h, metrics::Registry& r)
-      : context(c), client(cl), options(std::move(o)), handler(h), registry(r), backoff(options.backoff),
+  State(net::io_context& c, std::shared_ptr<Client> cl, ReflectorOptions o, ReflectorHandler& h, metrics::Registry& r)
+      : context(c), client_owner(std::move(cl)), client(*client_owner), options(std::move(o)), handler(h), registry(r), backoff(options.backoff),
         rng(std::random_device{}()) {
     for (std::size_t i = 0; i < kEventTypes.size(); ++i) {
       events[i] = &registry.counter("avw_kube_watch_events_total", "Watch events received, by resource and type.",
@@ -45,6 +45,7 @@ struct Reflector::State : std::enable_shared_from_this<Reflector::State> {
   }
 
   net::io_context& context;
+  std::shared_ptr<Client> client_owner;
   Client& client;
   ReflectorOptions options;
   ReflectorHandler& handler;
@@ -266,9 +267,9 @@ struct Reflector::State : std::enable_shared_from_this<Reflector::State> {
   }
 };
 
-Reflector::Reflector(net::io_context& context, Client& client, ReflectorOptions options, ReflectorHandler& handler,
-                     metrics::Registry& registry)
-    : state_(std::make_shared<State>(context, client, std::move(options), handler, registry)) {}
+Reflector::Reflector(net::io_context& context, std::shared_ptr<Client> client, ReflectorOptions options,
+                     ReflectorHandler& handler, metrics::Registry& registry)
+    : state_(std::make_shared<State>(context, std::move(client), std::move(options), handler, registry)) {}
 
 Reflector::~Reflector() { stop(); }
 

@@ -109,9 +109,10 @@ struct Job {
 
 class State : public std::enable_shared_from_this<State>, public kube::ReflectorHandler, public RunWatch {
  public:
-  State(net::io_context& context, kube::Client& client, RunWatchOptions options, metrics::Registry& registry)
-      : context_(context), client_(client), options_(std::move(options)), metrics_(registry),
-        reflector_(context, client, reflector_options(options_), *this, registry) {
+  State(net::io_context& context, std::shared_ptr<kube::Client> client, RunWatchOptions options,
+        metrics::Registry& registry)
+      : context_(context), client_owner_(client), client_(*client_owner_), options_(std::move(options)),
+        metrics_(registry), reflector_(context, std::move(client), reflector_options(options_), *this, registry) {
     if (!options_.clock) options_.clock = [] { return SystemClock::now(); };
     started_at_ = seconds_of(options_.clock());
   }
@@ -354,6 +355,7 @@ class State : public std::enable_shared_from_this<State>, public kube::Reflector
   static constexpr std::size_t kMaxHandled = 200'000;
 
   net::io_context& context_;
+  std::shared_ptr<kube::Client> client_owner_;  // the learning coroutines share it
   kube::Client& client_;
   RunWatchOptions options_;
   Metrics metrics_;
@@ -381,9 +383,9 @@ class Handle : public RunWatch {
 
 }  // namespace
 
-std::unique_ptr<RunWatch> make_run_watch(net::io_context& control, kube::Client& client, RunWatchOptions options,
-                                         metrics::Registry& registry) {
-  return std::make_unique<Handle>(std::make_shared<State>(control, client, std::move(options), registry));
+std::unique_ptr<RunWatch> make_run_watch(net::io_context& control, std::shared_ptr<kube::Client> client,
+                                         RunWatchOptions options, metrics::Registry& registry) {
+  return std::make_unique<Handle>(std::make_shared<State>(control, std::move(client), std::move(options), registry));
 }
 
 }  // namespace avw::loop

@@ -66,10 +66,11 @@ class ReflectorHandler {
 
 class Reflector {
  public:
-  /// `client` runs on `context`; it, `handler` and `registry` must outlive the reflector and
-  /// its coroutine.
-  Reflector(boost::asio::io_context& context, Client& client, ReflectorOptions options, ReflectorHandler& handler,
-            metrics::Registry& registry);
+  /// `client` runs on `context`; the reflector's coroutine shares it, so it lives until the
+  /// coroutine is gone (when the io_context is destroyed, a suspended watch is destroyed with
+  /// it and still needs its client). `handler` and `registry` must outlive the reflector.
+  Reflector(boost::asio::io_context& context, std::shared_ptr<Client> client, ReflectorOptions options,
+            ReflectorHandler& handler, metrics::Registry& registry);
   ~Reflector();
   Reflector(const Reflector&) = delete;
   Reflector& operator=(const Reflector&) = delete;

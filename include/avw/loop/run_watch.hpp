@@ -3,7 +3,7 @@
 // The closed loop: the webhook sees a task pod's birth in its AdmissionReview; this watches
 // its death. Off the admission path, on the control context:
 //
-//   auto loop = loop::make_run_watch(control, client, options, registry);
+//   auto loop = loop::make_run_watch(control, client /* shared_ptr */, options, registry);
 //   loop->start();
 //   loop->publish(snapshot);   // every snapshot the recommendation source publishes
 //
@@ -85,8 +85,9 @@ class RunWatch {
   virtual void publish(std::shared_ptr<const core::Snapshot> snapshot) = 0;
 };
 
-/// `client` and `registry` must outlive the watch and every operation it started on `control`.
-std::unique_ptr<RunWatch> make_run_watch(boost::asio::io_context& control, kube::Client& client,
+/// `client` runs on `control` and is shared with the watch's coroutines, which may outlive the
+/// RunWatch until the io_context is destroyed; `registry` must outlive them all.
+std::unique_ptr<RunWatch> make_run_watch(boost::asio::io_context& control, std::shared_ptr<kube::Client> client,
                                          RunWatchOptions options, metrics::Registry& registry);
 
 }  // namespace avw::loop
