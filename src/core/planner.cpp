@@ -35,17 +35,6 @@ std::optional<Quantity> min_request_for_ratio(const Quantity& limit, const Quant
   return scale_by(limit, Quantity::from_units(1), ratio, r, Rounding::Up);
 }
 
-const std::optional<Quantity>& recommended(const RecommendedResources& rec, RecommendationField f,
-                                           Resource r) {
-  switch (f) {
-    case RecommendationField::LowerBound: return rec.lower_bound[r];
-    case RecommendationField::UpperBound: return rec.upper_bound[r];
-    case RecommendationField::UncappedTarget: return rec.uncapped_target[r];
-    case RecommendationField::Target: break;
-  }
-  return rec.target[r];
-}
-
 bool controls(const ResourcePolicy* policy, Resource r) { return policy == nullptr || policy->controls(r); }
 
 std::string note_for(std::string_view container, Resource r, std::string_view what) {
@@ -275,11 +264,14 @@ std::optional<ResourceChange> plan_resource(const ResourceContext& ctx, const Qu
     const Quantity base = change.old_request.value_or(*limit);
     if (controlled == ControlledValues::RequestsAndLimits && !base.is_zero() && base <= *limit) {
       ratio_base = base;
-    } else if (raise_limit_to_oom_floor(ctx, limit_floor, *limit, change); request > *limit) {
-      // RequestsOnly, or no request to scale the limit from: the limit stays, so must the
-      // request fit under it.
-      request = in_output_format(*limit, r);
-      change.notes.emplace_back("capped to container limit");
+    } else {
+      // RequestsOnly, or no request to scale the limit from: the limit stays (raised only to
+      // an OOM floor), so must the request fit under it.
+      raise_limit_to_oom_floor(ctx, limit_floor, *limit, change);
+      if (request > *limit) {
+        request = in_output_format(*limit, r);
+        change.notes.emplace_back("capped to container limit");
+      }
     }
   }
 
@@ -377,6 +369,16 @@ void enforce_pod_limits(const Pod& pod, const MergedLimits& lr, std::vector<Cont
 }
 
 }  // namespace
+
+const std::optional<Quantity>& recommended(const RecommendedResources& rec, RecommendationField f, Resource r) {
+  switch (f) {
+    case RecommendationField::LowerBound: return rec.lower_bound[r];
+    case RecommendationField::UpperBound: return rec.upper_bound[r];
+    case RecommendationField::UncappedTarget: return rec.uncapped_target[r];
+    case RecommendationField::Target: break;
+  }
+  return rec.target[r];
+}
 
 MergedLimits merge_limit_ranges(std::span<const LimitRange* const> ranges, LimitRangeItem::Type type) {
   MergedLimits merged;

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
 
+#include "avw/core/planner.hpp"
 #include "avw/core/resource_time.hpp"
 #include "avw/core/task.hpp"
 #include "avw/kube/client.hpp"
@@ -253,15 +254,9 @@ class State : public std::enable_shared_from_this<State>, public kube::Reflector
       if (vpa) {
         // Lifting compares the floor with what the recommendation would give the container.
         recommended = [vpa, field = options_.decision.field](std::string_view container) -> std::optional<core::Quantity> {
-          auto rec = vpa.recommendation_for(container);
+          const auto rec = vpa.recommendation_for(container);
           if (!rec) return std::nullopt;
-          switch (field) {
-            case core::RecommendationField::LowerBound: return rec->lower_bound[core::Resource::Memory];
-            case core::RecommendationField::UpperBound: return rec->upper_bound[core::Resource::Memory];
-            case core::RecommendationField::UncappedTarget: return rec->uncapped_target[core::Resource::Memory];
-            case core::RecommendationField::Target: break;
-          }
-          return rec->target[core::Resource::Memory];
+          return core::recommended(*rec, field, core::Resource::Memory);
         };
       }
     }

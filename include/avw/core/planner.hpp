@@ -39,6 +39,9 @@ struct MergedLimits {
 };
 MergedLimits merge_limit_ranges(std::span<const LimitRange* const> ranges, LimitRangeItem::Type type);
 
+/// The value of field `f` of a container recommendation for resource `r`.
+const std::optional<Quantity>& recommended(const RecommendedResources& rec, RecommendationField f, Resource r);
+
 struct PlanInput {
   const Pod& pod;
   std::string_view namespace_;
