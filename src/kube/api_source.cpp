@@ -1,5 +1,4 @@
 #include "avw/kube/api_source.hpp"
-#include "avw/kube/log_exception.hpp"
 
 #include <array>
 #include <atomic>
@@ -20,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "avw/async/async.hpp"
 #include "avw/core/admission.hpp"
 #include "avw/core/objects.hpp"
 #include "avw/kube/client.hpp"
@@ -33,7 +33,7 @@ namespace net = boost::asio;  // from <boost/asio.hpp>
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-inline constexpr auto use_nothrow_awaitable = net::as_tuple(net::use_awaitable);
+using avw::async::use_nothrow_awaitable;
 
 constexpr std::string_view kAirflowTaskGroup = "airflow-vpa-webhook.io";
 
@@ -243,15 +243,15 @@ class State : public std::enable_shared_from_this<State> {
     publish_ = std::move(publish);
     started_at_ = Clock::now();
     for (auto& s : streams_) {
-      net::co_spawn(context_, run_stream(shared_from_this(), s.get()), log_exception("kube", "watch of " + s->label()));
+      net::co_spawn(context_, run_stream(shared_from_this(), s.get()), async::log_exception("kube", "watch of " + s->label()));
     }
-    net::co_spawn(context_, run_scale_lookups(shared_from_this()), log_exception("kube", "scale lookups"));
+    net::co_spawn(context_, run_scale_lookups(shared_from_this()), async::log_exception("kube", "scale lookups"));
   }
 
   void stop() {
     if (stopped_) return;
     stopped_ = true;
-    for (net::steady_timer* t : timers_) t->cancel();
+    sleeps_.stop();
     scale_timer_.cancel();
     client_.close();
   }
@@ -267,14 +267,7 @@ class State : public std::enable_shared_from_this<State> {
  private:
   // ---- waiting -----------------------------------------------------------------------
   // A sleep that stop() cuts short. Returns false once stopped.
-  net::awaitable<bool> sleep(Clock::duration d) {
-    if (stopped_) co_return false;
-    net::steady_timer timer(context_, d);
-    timers_.insert(&timer);
-    co_await timer.async_wait(use_nothrow_awaitable);
-    timers_.erase(&timer);
-    co_return !stopped_;
-  }
+  net::awaitable<bool> sleep(Clock::duration d) { return sleeps_.sleep(context_, d); }
 
   std::uint64_t random() { return rng_(); }
 
@@ -532,7 +525,7 @@ class State : public std::enable_shared_from_this<State> {
     dirty_ = true;
     if (rebuild_scheduled_ || stopped_ || !all_listed()) return;
     rebuild_scheduled_ = true;
-    net::co_spawn(context_, rebuild_soon(shared_from_this()), log_exception("kube", "snapshot rebuild"));
+    net::co_spawn(context_, rebuild_soon(shared_from_this()), async::log_exception("kube", "snapshot rebuild"));
   }
 
   static net::awaitable<void> rebuild_soon(std::shared_ptr<State> self) {
@@ -734,7 +727,7 @@ class State : public std::enable_shared_from_this<State> {
   std::vector<std::unique_ptr<Stream>> streams_;
   source::Publish publish_;
   bool stopped_ = false;
-  std::set<net::steady_timer*> timers_;
+  async::StoppableSleep sleeps_;
 
   bool dirty_ = false;
   bool rebuild_scheduled_ = false;

@@ -27,6 +27,7 @@
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
+#include "avw/async/async.hpp"
 #include "avw/kube/watch_lines.hpp"
 
 namespace avw::kube {
@@ -39,7 +40,7 @@ namespace ssl = boost::asio::ssl;   // from <boost/asio/ssl.hpp>
 namespace fs = std::filesystem;
 using tcp = net::ip::tcp;
 
-inline constexpr auto use_nothrow_awaitable = net::as_tuple(net::use_awaitable);
+using avw::async::use_nothrow_awaitable;
 
 using Stream = beast::ssl_stream<beast::tcp_stream>;
 

@@ -3,7 +3,6 @@
 
 #include <array>
 #include <random>
-#include <set>
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
@@ -13,9 +12,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "avw/async/async.hpp"
 #include "avw/core/admission.hpp"
 #include "avw/kube/client.hpp"
-#include "avw/kube/log_exception.hpp"
 #include "avw/kube/url.hpp"
 #include "avw/metrics/metrics.hpp"
 
@@ -27,7 +26,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-inline constexpr auto use_nothrow_awaitable = net::as_tuple(net::use_awaitable);
+using avw::async::use_nothrow_awaitable;
 
 // Watch event types, indexed by core::WatchEvent::Type.
 constexpr std::array<const char*, 5> kEventTypes = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"};
@@ -53,7 +52,7 @@ struct Reflector::State : std::enable_shared_from_this<Reflector::State> {
   Backoff backoff;
   std::mt19937_64 rng;
   std::array<metrics::Counter*, kEventTypes.size()> events{};
-  std::set<net::steady_timer*> timers;
+  async::StoppableSleep sleeps;
   std::string resource_version;
   Clock::time_point listed_at{};
   bool listed = false;
@@ -82,14 +81,7 @@ struct Reflector::State : std::enable_shared_from_this<Reflector::State> {
   }
 
   // A sleep that stop() cuts short. Returns false once stopped.
-  net::awaitable<bool> sleep(Clock::duration d) {
-    if (stopped) co_return false;
-    net::steady_timer timer(context, d);
-    timers.insert(&timer);
-    co_await timer.async_wait(use_nothrow_awaitable);
-    timers.erase(&timer);
-    co_return !stopped;
-  }
+  net::awaitable<bool> sleep(Clock::duration d) { return sleeps.sleep(context, d); }
 
   static net::awaitable<void> run(std::shared_ptr<State> self) {
     while (!self->stopped) {
@@ -274,13 +266,13 @@ Reflector::Reflector(net::io_context& context, std::shared_ptr<Client> client, R
 Reflector::~Reflector() { stop(); }
 
 void Reflector::start() {
-  net::co_spawn(state_->context, State::run(state_), log_exception("kube", "watch of " + state_->options.label));
+  net::co_spawn(state_->context, State::run(state_), async::log_exception("kube", "watch of " + state_->options.label));
 }
 
 void Reflector::stop() {
   if (state_->stopped) return;
   state_->stopped = true;
-  for (net::steady_timer* t : state_->timers) t->cancel();
+  state_->sleeps.stop();
 }
 
 bool Reflector::listed() const { return state_->listed; }

@@ -10,11 +10,11 @@
 #include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
 
+#include "avw/async/async.hpp"
 #include "avw/core/planner.hpp"
 #include "avw/core/resource_time.hpp"
 #include "avw/core/task.hpp"
 #include "avw/kube/client.hpp"
-#include "avw/kube/log_exception.hpp"
 #include "avw/kube/reflector.hpp"
 #include "avw/metrics/metrics.hpp"
 #include "task_events.hpp"
@@ -224,7 +224,7 @@ class State : public std::enable_shared_from_this<State>, public kube::Reflector
     auto& queue = pending_[key];
     queue.push_back(std::move(job));
     if (queue.size() == 1) {
-      net::co_spawn(context_, drain(shared_from_this(), key), kube::log_exception("loop", "learning for " + key));
+      net::co_spawn(context_, drain(shared_from_this(), key), async::log_exception("loop", "learning for " + key));
     }
   }
 

@@ -1,5 +1,4 @@
 #include "avw/provision/provisioner.hpp"
-#include "avw/kube/log_exception.hpp"
 
 #include <atomic>
 #include <compare>
@@ -7,7 +6,6 @@
 #include <map>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "avw/async/async.hpp"
 #include "avw/kube/client.hpp"
 #include "avw/metrics/metrics.hpp"
 #include "avw/provision/objects.hpp"
@@ -31,7 +30,7 @@ namespace {
 
 namespace net = boost::asio;  // from <boost/asio.hpp>
 
-inline constexpr auto use_nothrow_awaitable = net::as_tuple(net::use_awaitable);
+using avw::async::use_nothrow_awaitable;
 
 // The task key with owned strings: the key given to observe() views into a request that is
 // gone by the time the control context looks at it.
@@ -130,7 +129,7 @@ class State : public std::enable_shared_from_this<State> {
     net::post(context_, [self = shared_from_this()] {
       if (self->stopped_ || self->gc_running_) return;
       self->gc_running_ = true;
-      net::co_spawn(self->context_, run_gc(self), kube::log_exception("provision", "garbage collection"));
+      net::co_spawn(self->context_, run_gc(self), async::log_exception("provision", "garbage collection"));
     });
   }
 
@@ -139,7 +138,7 @@ class State : public std::enable_shared_from_this<State> {
     stopping_.store(true, std::memory_order_release);
     net::dispatch(context_, [self = shared_from_this()] {
       self->stopped_ = true;
-      for (net::steady_timer* t : self->timers_) t->cancel();
+      self->sleeps_.stop();
     });
   }
 
@@ -161,14 +160,7 @@ class State : public std::enable_shared_from_this<State> {
   std::uint64_t random() { return rng_(); }
 
   // A sleep that stop() cuts short. Returns false once stopped.
-  net::awaitable<bool> sleep(std::chrono::milliseconds d) {
-    if (stopped_) co_return false;
-    net::steady_timer timer(context_, d);
-    timers_.insert(&timer);
-    co_await timer.async_wait(use_nothrow_awaitable);
-    timers_.erase(&timer);
-    co_return !stopped_;
-  }
+  net::awaitable<bool> sleep(std::chrono::milliseconds d) { return sleeps_.sleep(context_, d); }
 
   // ---- provisioning ------------------------------------------------------------------
   void on_observed(TaskId id) {
@@ -185,7 +177,7 @@ class State : public std::enable_shared_from_this<State> {
       return;
     }
     e.busy = true;
-    net::co_spawn(context_, upkeep(shared_from_this(), it->first), kube::log_exception("provision", "provisioning " + it->first.label()));
+    net::co_spawn(context_, upkeep(shared_from_this(), it->first), async::log_exception("provision", "provisioning " + it->first.label()));
   }
 
   // Creates (or refreshes) one task until it succeeds, fails for good, or stop() is called.
@@ -527,7 +519,7 @@ class State : public std::enable_shared_from_this<State> {
   bool stopped_ = false;
   bool gc_running_ = false;
   std::map<TaskId, Entry> known_;
-  std::set<net::steady_timer*> timers_;
+  async::StoppableSleep sleeps_;
   metrics::Counter& created_;
   metrics::Counter& exists_;
   metrics::Counter& refreshed_;

@@ -27,6 +27,7 @@
 #include <tuple>
 #include <vector>
 
+#include "avw/async/async.hpp"
 #include "avw/metrics/metrics.hpp"
 #include "handler.hpp"
 #include "logfmt.hpp"
@@ -43,7 +44,7 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-inline constexpr auto use_nothrow_awaitable = net::as_tuple(net::use_awaitable);
+using avw::async::use_nothrow_awaitable;
 
 using Executor = net::io_context::executor_type;
 using WorkerSocket = TlsStream::Socket;

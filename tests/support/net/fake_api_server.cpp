@@ -41,6 +41,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "avw/async/async.hpp"
 #include "avw/core/selector.hpp"
 #include "support/fixtures.hpp"
 
@@ -55,7 +56,7 @@ using tcp = net::ip::tcp;
 using Stream = beast::ssl_stream<beast::tcp_stream>;
 using namespace std::chrono_literals;
 
-inline constexpr auto use_nothrow_awaitable = net::as_tuple(net::use_awaitable);
+using avw::async::use_nothrow_awaitable;
 
 // ---- certificates, made in process with OpenSSL 3 ---------------------------------------
 
