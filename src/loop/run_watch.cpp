@@ -106,6 +106,7 @@ struct Job {
   std::string task_name;
   std::string run_id;
   std::int64_t try_number = 0;
+  bool ended_before_start = false;
 };
 
 class State : public std::enable_shared_from_this<State>, public kube::ReflectorHandler, public RunWatch {
@@ -167,13 +168,10 @@ class State : public std::enable_shared_from_this<State>, public kube::Reflector
     const bool new_run = end && *end >= started_at_;
     if (new_run) count_run(pod);
 
+    // Every finished run is written down (status.runs), whether or not it changes a floor.
     const core::VpaView vpa = snapshot_ ? snapshot_->find_vpa(pod.namespace_, labels) : core::VpaView();
-    bool killed = false;
-    for (const auto& c : pod.containers) killed = killed || c.oom_kill() != nullptr;
-    const bool has_floor = vpa && vpa.target() && vpa.target().has_oom_kills();
-    if (!killed && !(has_floor && pod.phase == core::PodPhase::Succeeded)) return;
-
     Job job;
+    job.ended_before_start = !new_run;
     job.task_name = vpa && vpa.target() ? std::string(vpa.target().name()) : core::task_object_name(*key);
     job.run_id = std::string(labels.get(options_.decision.keys.run_id).value_or(pod.name));
     job.try_number = core::try_number_of(labels, options_.decision.keys).value_or(0);
@@ -189,12 +187,10 @@ class State : public std::enable_shared_from_this<State>, public kube::Reflector
     const auto seconds = pod.run_seconds();
     if (!seconds) return;
     metrics_.run_seconds.observe(static_cast<double>(*seconds));
-    const core::LabelSet annotations = pod.annotation_set();
     const std::string prefix = options_.decision.annotation_prefix;
-    if (auto updates = annotations.get(prefix + "updates")) {
-      // Patched at admission: it ran as sized; the summary says what it asked.
-      metrics_.add_resource_time(core::Mode::Enforce,
-                                 core::resource_seconds(core::requests_before_patch(pod, *updates), *seconds),
+    if (patched_at_admission(pod)) {
+      // It ran as sized; the `updates` summary says what it asked.
+      metrics_.add_resource_time(core::Mode::Enforce, core::resource_seconds(asked_by(pod), *seconds),
                                  core::resource_seconds(core::requests_of(pod), *seconds));
       return;
     }
@@ -212,6 +208,16 @@ class State : public std::enable_shared_from_this<State>, public kube::Reflector
       metrics_.add_resource_time(core::Mode::DryRun, asked,
                                  core::resource_seconds(core::requests_after(pod, would), *seconds));
     }
+  }
+
+  bool patched_at_admission(const core::TaskPod& pod) const {
+    return pod.annotation_set().get(options_.decision.annotation_prefix + "updates").has_value();
+  }
+
+  /// What the pod asked for, before any patch of the webhook's.
+  core::PodRequests asked_by(const core::TaskPod& pod) const {
+    const auto updates = pod.annotation_set().get(options_.decision.annotation_prefix + "updates");
+    return updates ? core::requests_before_patch(pod, *updates) : core::requests_of(pod);
   }
 
   void enqueue(Job job) {
@@ -262,7 +268,12 @@ class State : public std::enable_shared_from_this<State>, public kube::Reflector
     }
     const auto snapshot_hold = snapshot_;  // the views above live as long as it does
     const std::int64_t now = seconds_of(options_.clock());
-    const LearnInput input{job.pod.namespace_, job.task_name, job.pod, job.run_id, job.try_number,
+    std::optional<core::FinishedRun> run;
+    const auto end = ended_at(job.pod);
+    if (const auto seconds = job.pod.run_seconds(); end && seconds) {
+      run = core::FinishedRun{job.pod.uid, *end, *seconds, asked_by(job.pod), job.ended_before_start};
+    }
+    const LearnInput input{job.pod.namespace_, job.task_name, job.pod, job.run_id, job.try_number, std::move(run),
                            options_.decision.oom, recommended, now, options_.max_conflicts};
     const StatusWrite w = co_await learn_into_status(client_, input);
     const std::string where = job.pod.namespace_ + "/" + job.task_name;

@@ -1,4 +1,4 @@
-// The AirflowTask's status.oomKills, read and written (see task_status.hpp).
+// The AirflowTask's status.runs and status.oomKills, read and written (see task_status.hpp).
 #include "task_status.hpp"
 
 #include "avw/core/admission.hpp"
@@ -7,11 +7,20 @@
 
 namespace avw::loop {
 
-std::string oom_kills_patch(std::string_view resource_version, const std::vector<core::OomKill>& kills) {
+std::string status_patch(std::string_view resource_version, const std::vector<core::OomKill>* kills,
+                         const core::RunStats* runs) {
   std::string out = R"({"metadata":{"resourceVersion":)";
   core::append_json_string(out, resource_version);
-  out += R"(},"status":{"oomKills":)";
-  out += core::oom_kills_to_json(kills);
+  out += R"(},"status":{)";
+  if (kills != nullptr) {
+    out += R"("oomKills":)";
+    out += core::oom_kills_to_json(*kills);
+  }
+  if (runs != nullptr) {
+    if (kills != nullptr) out += ',';
+    out += R"("runs":)";
+    out += core::run_stats_to_json(*runs);
+  }
   out += "}}";
   return out;
 }
@@ -30,13 +39,15 @@ boost::asio::awaitable<StatusWrite> learn_into_status(kube::Client& client, cons
       co_return out;
     }
     core::DecodedObjects decoded;
+    std::optional<core::RunStats> runs;
     try {
       decoded = core::decode_objects(got.body);
+      runs = core::run_stats_of(got.body);
     } catch (const core::DecodeError& e) {
       decoded.errors.emplace_back(e.what());
     }
     const auto version = provision::object_version(got.body);
-    if (decoded.targets.size() != 1 || !version) {
+    if (decoded.targets.size() != 1 || !version || !decoded.errors.empty()) {
       // A status edited by hand into something unreadable is not overwritten blindly.
       out.result = StatusWrite::Result::Undecodable;
       out.error = "AirflowTask " + input.namespace_ + "/" + input.task_name + " cannot be read: " +
@@ -48,14 +59,18 @@ boost::asio::awaitable<StatusWrite> learn_into_status(kube::Client& client, cons
     core::OomUpdate update =
         core::learn_from_pod_end(std::move(decoded.targets.front().oom_kills), input.pod, input.run_id,
                                  input.try_number, input.policy, input.recommended_memory, input.now);
-    if (!update.changed()) {
+    if (!runs) runs.emplace();
+    const bool counted = input.run && core::count_run(*runs, *input.run);
+    if (!update.changed() && !counted) {
       out.result = StatusWrite::Result::Unchanged;
       out.update = std::move(update);
       co_return out;
     }
-    const kube::Response patched = co_await client.request(kube::Request(
-        "PATCH", path + "/status", oom_kills_patch(version->resource_version, update.kills),
-        "application/merge-patch+json"));
+    const kube::Response patched = co_await client.request(
+        kube::Request("PATCH", path + "/status",
+                      status_patch(version->resource_version, update.changed() ? &update.kills : nullptr,
+                                   counted ? &*runs : nullptr),
+                      "application/merge-patch+json"));
     if (patched.status == 409 && out.conflicts < input.max_conflicts) {
       ++out.conflicts;
       continue;
@@ -72,6 +87,7 @@ boost::asio::awaitable<StatusWrite> learn_into_status(kube::Client& client, cons
     if (auto after = provision::object_version(patched.body)) out.resource_version = after->resource_version;
     out.result = StatusWrite::Result::Written;
     out.update = std::move(update);
+    out.run_counted = counted;
     co_return out;
   }
 }

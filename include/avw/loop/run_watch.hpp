@@ -10,9 +10,11 @@
 // It lists and watches the pods that carry the task labels (a label selector on the dag and
 // task keys; bookmarks; relist on 410) and keeps no pod: only the uids of the finished pods it
 // has handled, so each is handled once. For every task pod that finished:
-//   - an OOMKilled container raises the task's memory floor (core/oom_floor.hpp): the
-//     AirflowTask's status.oomKills is patched with a resourceVersion precondition (a replica
-//     that wrote first wins, the other reads again and finds nothing left to do), and an Event
+//   - its run is counted in the AirflowTask's status.runs (core/run_stats.hpp: runs, run
+//     time, what it asked for), which the fleet report turns into resource-time per day;
+//   - an OOMKilled container raises the task's memory floor (core/oom_floor.hpp) in
+//     status.oomKills. Both are one merge patch with a resourceVersion precondition (a replica
+//     that wrote first wins, the other reads again and finds nothing left to do); an Event
 //     (events.k8s.io/v1, reason OOMKilled) on the AirflowTask says why, as `kubectl describe`
 //     shows it;
 //   - a clean run of a task with a floor counts towards lifting it, and the lift is announced

@@ -287,3 +287,68 @@ TEST_CASE("a finished run's requests become resource-time, as asked and as sized
   CHECK(metric(server, "avw_task_run_seconds_count") == 1.0);
   CHECK(metric(server, "avw_task_run_seconds_sum") == 300.0);
 }
+
+TEST_CASE("every finished run is counted once in the AirflowTask's status.runs, by two replicas and after a restart",
+          "[loop][integration]") {
+  FakeApiServer api(FakeApiServer::Options{false});
+  api.upsert("namespaces", enforced_namespace());
+  add_task(api, "250Mi");
+  auto a = std::make_unique<WebhookProcess>(with_api(api, kFlags));
+  auto b = std::make_unique<WebhookProcess>(with_api(api, kFlags));
+  const auto runs = [&](std::string_view pointer) -> std::optional<std::string> {
+    const auto task = api.get("airflowtasks", "airflow", kTaskName);
+    const std::string at = "/status/runs" + std::string(pointer);
+    if (!task || !json_has(*task, at)) return std::nullopt;
+    return json_at(*task, at);
+  };
+  const auto writes = [&](const char* result) {
+    const std::string series = std::string("avw_loop_status_writes_total{result=\"") + result + "\"}";
+    return metric(*a, series).value_or(0) + metric(*b, series).value_or(0);
+  };
+
+  // A run the webhook patched (it asked 300Mi, ran at 250Mi) for five minutes.
+  const auto patched_run = [&](const char* name, const char* started, const char* finished) {
+    TaskPod pod(name, "etl", "load");
+    pod.containers = {TaskPodContainer("base", "300Mi", "600Mi")};
+    const std::string review = review_of(make_task_pod(pod));
+    const auto answer = HttpsClient(a->port(), a->client_options()).request("POST", "/mutate", review);
+    REQUIRE(json_has(answer.body, "/response/patch"));
+    const std::string running = with_containers_running(patched_pod(answer, review), started);
+    ContainerEnd completed;
+    completed.reason = "Completed";
+    completed.exit_code = 0;
+    completed.started_at = started;
+    completed.finished_at = finished;
+    api.upsert("pods", running);
+    api.upsert("pods", with_container_ended(running, completed));
+  };
+  REQUIRE(eventually([&] {
+    return HttpsClient(a->port(), a->client_options()).request("GET", "/readyz").status == 200;
+  }));
+  patched_run("etl-load-run1", "2030-01-01T00:00:00Z", "2030-01-01T00:05:00Z");
+
+  // One replica counts it; the other reads the uid among recentPods and writes nothing.
+  REQUIRE(eventually([&] { return writes("written") == 1 && writes("unchanged") == 1; }));
+  CHECK(runs("/observed") == "1");
+  CHECK(runs("/seconds") == "300");
+  CHECK(runs("/since") == "2030-01-01T00:05:00Z");
+  CHECK(runs("/lastFinishedAt") == "2030-01-01T00:05:00Z");
+  CHECK(runs("/containers/0/name") == "base");
+  CHECK(runs("/containers/0/memory") == "300Mi");  // what it asked, not what it ran with
+  CHECK(runs("/containers/0/cpu") == "250m");
+  CHECK(runs("/recentPods/0") == json_at(*api.get("pods", "airflow", "etl-load-run1"), "/metadata/uid"));
+
+  // A restarted replica lists the finished pod again and does not count it twice.
+  a = std::make_unique<WebhookProcess>(with_api(api, kFlags));
+  REQUIRE(eventually([&] {
+    return metric(*a, "avw_loop_status_writes_total{result=\"unchanged\"}").value_or(0) == 1;
+  }));
+  CHECK(runs("/observed") == "1");
+
+  // The next day's run adds to it.
+  patched_run("etl-load-run2", "2030-01-02T00:00:00Z", "2030-01-02T00:10:00Z");
+  REQUIRE(eventually([&] { return runs("/observed") == "2"; }));
+  CHECK(runs("/seconds") == "900");
+  CHECK(runs("/since") == "2030-01-01T00:05:00Z");
+  CHECK(runs("/lastFinishedAt") == "2030-01-02T00:10:00Z");
+}
