@@ -239,6 +239,12 @@ std::string vpa_json(const core::TaskKey& key, std::string_view owner_uid, std::
   put(w, "memory");
   w.EndArray();
   w.EndObject();
+  // The KubernetesPodOperator's xcom sidecar only waits on a file: the recommender would
+  // raise its 1m / 10Mi to its own floor (25m / 250Mi), so it is left out of the recommendation.
+  w.StartObject();
+  put(w, "containerName", kXcomSidecar);
+  put(w, "mode", "Off");
+  w.EndObject();
   w.EndArray();
   w.EndObject();
   if (!recommender.empty()) {

@@ -29,6 +29,9 @@ inline constexpr std::string_view kTaskApiVersion = "airflow-vpa-webhook.io/v1al
 inline constexpr std::string_view kTaskKind = "AirflowTask";
 inline constexpr std::string_view kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr std::string_view kManagedByValue = "airflow-vpa-webhook";
+/// The KubernetesPodOperator's xcom sidecar (its PodDefaults.SIDECAR_CONTAINER_NAME), which the
+/// task VPAs leave out of their recommendation.
+inline constexpr std::string_view kXcomSidecar = "airflow-xcom-sidecar";
 
 /// The AirflowTask of `key`: name task_object_name(key), the managed-by label, spec
 /// {dagId, taskId, launcher, selector, replicas: 0}. No status: POST ignores it.

@@ -118,11 +118,14 @@ TEST_CASE("the VPA targets its AirflowTask, recommends only, and is owned but no
   CHECK(str(spec["targetRef"]["name"]) == name);
   CHECK(str(spec["updatePolicy"]["updateMode"]) == "Off");
   const auto& policies = spec["resourcePolicy"]["containerPolicies"];
-  REQUIRE(policies.Size() == 1);
+  REQUIRE(policies.Size() == 2);
   CHECK(str(policies[0]["containerName"]) == "*");
   REQUIRE(policies[0]["controlledResources"].Size() == 2);
   CHECK(str(policies[0]["controlledResources"][0]) == "cpu");
   CHECK(str(policies[0]["controlledResources"][1]) == "memory");
+  // The KubernetesPodOperator's xcom sidecar keeps its own tiny requests.
+  CHECK(str(policies[1]["containerName"]) == "airflow-xcom-sidecar");
+  CHECK(str(policies[1]["mode"]) == "Off");
 }
 
 TEST_CASE("strings are escaped, whatever they hold", "[provision][objects]") {
