@@ -556,7 +556,7 @@ Exposition scrape_example_server() {
   const std::string log_file = dir.file("server.log");
   avw::test::Subprocess server({AVW_BINARY, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("tls.crt"),
                                 "--tls-key", dir.file("tls.key"), "--recommendations",
-                                (repo_root() / "manifests/examples/recommendations.json").string(), "--threads",
+                                (repo_root() / "tests/fixtures/recommendations-first-day.json").string(), "--threads",
                                 "1", "--log-format", "text"},
                                avw::test::stdio("/dev/null", log_file));
   std::optional<std::uint16_t> port;
@@ -1524,7 +1524,7 @@ std::vector<std::string> review_warnings(const std::string& annotation, const st
   const TempDir dir;
   std::ofstream(dir.file("review.json")) << buffer.GetString();
   const CommandResult r = run_command(shell_quote(AVW_BINARY) + " review --dry-run --recommendations " +
-                                      shell_quote((repo_root() / "manifests/examples/recommendations.json").string()) +
+                                      shell_quote((repo_root() / "tests/fixtures/recommendations-first-day.json").string()) +
                                       " --review " + shell_quote(dir.file("review.json")));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);

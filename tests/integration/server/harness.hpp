@@ -19,7 +19,7 @@
 namespace avw::test {
 
 inline std::string example_recommendations() {
-  return read_file(std::string(AVW_SOURCE_DIR) + "/manifests/examples/recommendations.json");
+  return read_file(std::string(AVW_SOURCE_DIR) + "/tests/fixtures/recommendations-first-day.json");
 }
 
 struct HarnessOptions {

@@ -12,7 +12,7 @@ using namespace avw::test;
 
 namespace {
 
-const std::string kRecommendations = std::string(AVW_SOURCE_DIR) + "/manifests/examples/recommendations.json";
+const std::string kRecommendations = std::string(AVW_SOURCE_DIR) + "/tests/fixtures/recommendations-first-day.json";
 
 std::string fixture_path(std::string_view name) { return std::string(AVW_FIXTURES_DIR) + "/" + std::string(name); }
 

@@ -46,7 +46,7 @@ TEST_CASE("a patched pod's updates annotation gives back what it asked for", "[r
 TEST_CASE("the summary decide() writes turns back into the requests the pod asked", "[resource_time]") {
   // The captured KPO pod sized by the example recommendations.
   const ParsedReview review(read_fixture("admission/kpo-pod.json"));
-  std::ifstream file(std::string(AVW_SOURCE_DIR) + "/manifests/examples/recommendations.json");
+  std::ifstream file(std::string(AVW_SOURCE_DIR) + "/tests/fixtures/recommendations-first-day.json");
   const std::string recommendations((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   const auto store = Snapshot::build(decode_objects(recommendations), StoreOptions{});
   const Decision d = decide(review.request(), *store, Config{}, Mode::Enforce);
