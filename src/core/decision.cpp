@@ -1,6 +1,7 @@
 #include "avw/core/decision.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "avw/core/planner.hpp"
 
@@ -246,16 +247,19 @@ Decision decide_pod(const AdmissionRequest& request, const Snapshot& snapshot, c
   if (vpa == nullptr) {
     d.code = Reason::NoVpa;
     d.reason = say(d.code, {task_string(*task)});
-  } else if (d.vpa_name = vpa->name(); !vpa->has_recommendations() && !(vpa->target() && vpa->target().has_oom_kills())) {
+    return d;
+  }
+  d.vpa_name = vpa->name();
+  if (!vpa->has_recommendations() && !(vpa->target() && vpa->target().has_oom_kills())) {
     d.code = Reason::NoRecommendation;
     d.reason = say(d.code, {d.vpa_name});
-  } else {
-    std::vector<std::string> problems;
-    const Gates gates = gates_for(config.gates, snapshot.namespace_annotations(ns), pod.annotations,
-                                  config.annotation_prefix, problems);
-    for (const std::string& p : problems) warn(d, p);
-    decide_governed(d, {pod, ns, vpa, snapshot, field, config, gates, try_number_of(pod.labels, config.keys)}, mode);
+    return d;
   }
+  std::vector<std::string> problems;
+  const Gates gates = gates_for(config.gates, snapshot.namespace_annotations(ns), pod.annotations,
+                                config.annotation_prefix, problems);
+  for (const std::string& p : problems) warn(d, p);
+  decide_governed(d, {pod, ns, vpa, snapshot, field, config, gates, try_number_of(pod.labels, config.keys)}, mode);
   return d;
 }
 
@@ -293,11 +297,15 @@ std::optional<RecommendationField> recommendation_field_from_string(std::string_
 
 Decision decide(const AdmissionRequest& request, const Snapshot& snapshot, const Config& config, Mode mode) {
   Decision d = decide_pod(request, snapshot, config, mode);
-  // Every outcome is reported alike: what happened, why, and the VPA by the name the pod's
-  // annotation gives it (the namespace is the pod's).
-  d.audit_annotations.emplace_back("decision", std::string(to_string(d.outcome)));
-  d.audit_annotations.emplace_back("reason", d.reason);
-  if (!d.vpa_name.empty()) d.audit_annotations.emplace_back("vpa", d.vpa_name);
+  // Every outcome is reported alike, first: what happened, why, and the VPA by the name the
+  // pod's annotation gives it (the namespace is the pod's).
+  std::vector<std::pair<std::string, std::string>> why;
+  why.reserve(3 + d.audit_annotations.size());
+  why.emplace_back("decision", to_string(d.outcome));
+  why.emplace_back("reason", d.reason);
+  if (!d.vpa_name.empty()) why.emplace_back("vpa", d.vpa_name);
+  std::move(d.audit_annotations.begin(), d.audit_annotations.end(), std::back_inserter(why));
+  d.audit_annotations = std::move(why);
   if (mode == Mode::DryRun) explain_in_warnings(d);
   bound_warnings(d.warnings, config.max_warnings, config.max_warning_length);
   return d;
