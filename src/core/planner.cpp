@@ -37,13 +37,36 @@ std::optional<Quantity> min_request_for_ratio(const Quantity& limit, const Quant
 
 bool controls(const ResourcePolicy* policy, Resource r) { return policy == nullptr || policy->controls(r); }
 
-std::string note_for(std::string_view container, Resource r, std::string_view what) {
-  std::string s(container);
-  s += ": ";
-  s += to_string(r);
-  s += ' ';
-  s += what;
-  return s;
+/// `base: not in the recommendation`: a whole container left as the pod asked.
+Note container_note(std::string_view container, Reason why) {
+  Note n{why, std::string(container)};
+  n.text += ": ";
+  n.text += phrase(why);
+  return n;
+}
+
+/// `base: memory request 1Gi kept (target 600Mi): held back by the history gate: ...`: one
+/// resource left as the pod asked, what it asked, what the recommendation said, and why.
+Note kept_note(std::string_view container, const ResourceChange& ch, RecommendationField field,
+               const std::vector<Note>& why) {
+  Note n{why.empty() ? Reason::Equal : why.back().code, std::string(container)};
+  n.text += ": ";
+  n.text += to_string(ch.resource);
+  n.text += " request ";
+  if (ch.old_request) ch.old_request->append_to(n.text);
+  else n.text += "unset";
+  n.text += " kept";
+  if (ch.recommended) {
+    n.text += " (";
+    n.text += to_string(field);
+    n.text += ' ';
+    ch.recommended->append_to(n.text);
+    n.text += ')';
+  }
+  n.text += ": ";
+  if (why.empty()) n.text += phrase(Reason::Equal);
+  else append_notes(n.text, why, ", ");
+  return n;
 }
 
 /// True when (request, limit) satisfies a merged Container LimitRange. A limit that the
@@ -95,9 +118,25 @@ void apply_retry_gate(const ResourceContext& ctx, Quantity& request, ResourceCha
   }
   if (request >= floor) return;
   request = in_output_format(floor, Resource::Memory);
-  change.notes.push_back(floor == *change.old_request ? "kept at the pod's request on retry " + std::to_string(*ctx.try_number)
-                                                      : "raised for retry " + std::to_string(*ctx.try_number));
+  const std::string try_number = std::to_string(*ctx.try_number);
+  change.notes.push_back(note(floor == *change.old_request ? Reason::RetryKept : Reason::RetryRaised, {try_number}));
   engage(ctx.engaged, Gate::Retry);
+}
+
+/// `50%`, `12.5%`: a fraction of the step gate as its annotations spell it.
+std::string percent(const Quantity& fraction) {
+  constexpr Int128 kNanosPerPercent = kNanosPerUnit / 100;
+  const Int128 n = fraction.nanos();
+  std::string out = std::to_string(static_cast<long long>(n / kNanosPerPercent));
+  if (const Int128 rest = n % kNanosPerPercent; rest != 0) {
+    std::string digits = std::to_string(static_cast<long long>(rest));
+    digits.insert(0, 7 - digits.size(), '0');  // a percent is 10^7 nanos
+    while (digits.back() == '0') digits.pop_back();
+    out += '.';
+    out += digits;
+  }
+  out += '%';
+  return out;
 }
 
 /// Step gate: the request moves at most max_decrease / max_increase of the pod's request.
@@ -110,7 +149,7 @@ void apply_step_gate(const ResourceContext& ctx, Quantity& request, ResourceChan
     const Quantity keep(one.nanos() - dec->nanos(), Quantity::Format::DecimalSI);
     if (auto low = scale_by(old, keep, one, r, Rounding::Up); low && request < *low) {
       request = *low;
-      change.notes.push_back("limited by max-decrease");
+      change.notes.push_back(note(Reason::MaxDecrease, {percent(*dec)}));
       engage(ctx.engaged, Gate::Step);
     }
   }
@@ -118,25 +157,20 @@ void apply_step_gate(const ResourceContext& ctx, Quantity& request, ResourceChan
     const Quantity grow(one.nanos() + inc->nanos(), Quantity::Format::DecimalSI);
     if (auto high = scale_by(old, grow, one, r, Rounding::Down); high && request > *high) {
       request = *high;
-      change.notes.push_back("limited by max-increase");
+      change.notes.push_back(note(Reason::MaxIncrease, {percent(*inc)}));
       engage(ctx.engaged, Gate::Step);
     }
   }
 }
 
-std::string oom_note(const OomContext& oom, std::string_view what, const Quantity& floor) {
-  std::string note = what == "request" ? "raised to the OOM floor " : "limit raised to the OOM floor ";
-  floor.append_to(note);
-  note += " (OOMKilled with ";
-  const auto& killed = what == "request" && oom.kill.memory_request ? oom.kill.memory_request : oom.kill.memory_limit;
-  if (killed) killed->append_to(note);
-  note += what == "request" && oom.kill.memory_request ? " request" : " limit";
-  note += " on try ";
-  note += std::to_string(oom.kill.try_number);
-  note += " at ";
-  note += format_rfc3339(oom.kill.killed_at);
-  note += ')';
-  return note;
+/// `raised to the OOM floor 400Mi (OOMKilled with 300Mi request on try 1 at ...)`, or the
+/// limit's (`Reason::OomLimitFloor`).
+Note oom_note(const OomContext& oom, Reason which, const Quantity& floor) {
+  const bool by_request = which == Reason::OomFloor && oom.kill.memory_request;
+  const auto& killed = by_request ? oom.kill.memory_request : oom.kill.memory_limit;
+  std::string with = killed ? killed->to_string() : std::string();
+  with += by_request ? " request" : " limit";
+  return note(which, {floor.to_string(), with, std::to_string(oom.kill.try_number), format_rfc3339(oom.kill.killed_at)});
 }
 
 /// OOM gate, request: memory never below the floor the task's last OOM kill set. After the
@@ -147,7 +181,7 @@ void apply_oom_floor(const ResourceContext& ctx, Quantity& request, ResourceChan
   const Quantity& floor = *ctx.oom->floor.request;
   if (request >= floor) return;
   request = floor;
-  change.notes.push_back(oom_note(*ctx.oom, "request", floor));
+  change.notes.push_back(oom_note(*ctx.oom, Reason::OomFloor, floor));
   engage(ctx.engaged, Gate::Oom);
 }
 
@@ -171,7 +205,7 @@ void raise_limit_to_oom_floor(const ResourceContext& ctx, const std::optional<Qu
                               ResourceChange& change) {
   if (!floor || limit >= *floor) return;
   limit = *floor;
-  change.notes.push_back(oom_note(*ctx.oom, "limit", *floor));
+  change.notes.push_back(oom_note(*ctx.oom, Reason::OomLimitFloor, *floor));
   engage(ctx.engaged, Gate::Oom);
 }
 
@@ -181,78 +215,57 @@ std::string describe_seconds(std::int64_t s) {
   return std::to_string(s) + "s";
 }
 
-/// History gate for one container: which of its resources may use the recommendation.
-/// Returns {cpu allowed, memory allowed}; notes say why not.
-std::array<bool, 2> history_gate(const PlanInput& input, const PodContainer& container, Plan& plan) {
+/// The history gate's verdict on one container: which of its resources may use the
+/// recommendation, and the gate's note for those that may not.
+struct HistoryVerdict {
+  std::array<bool, 2> trusted{true, true};  // by Resource
+  Note held;
+};
+
+HistoryVerdict history_gate(const PlanInput& input, const PodContainer& container) {
   const Gates& gates = input.gates;
-  if (!input.snapshot.has_checkpoints() || (gates.min_history_seconds <= 0 && gates.min_samples <= 0)) {
-    return {true, true};
-  }
+  if (!input.snapshot.has_checkpoints() || (gates.min_history_seconds <= 0 && gates.min_samples <= 0)) return {};
   const auto cp = input.snapshot.checkpoint(input.namespace_, input.vpa.name(), container.name);
-  std::string why;
-  if (!cp) {
-    why = "no checkpoint yet";
-  } else {
-    const auto first = cp->first_sample_start;
-    const auto last = cp->last_sample_start;
-    const std::int64_t span = first && last && *last > *first ? *last - *first : 0;
-    if (span < gates.min_history_seconds || cp->total_samples_count < gates.min_samples) {
-      why = describe_seconds(span) + " of history and " + std::to_string(cp->total_samples_count) + " samples, " +
-            describe_seconds(gates.min_history_seconds) + " and " + std::to_string(gates.min_samples) + " required";
-    } else if (!cp->has_memory_samples) {
-      plan.notes.push_back(std::string(container.name) +
-                           ": memory held back by the history gate: no memory history checkpointed yet");
-      engage(plan.gates, Gate::History);
-      return {true, false};
-    } else {
-      return {true, true};
-    }
+  if (!cp) return {{false, false}, note(Reason::HistoryGate, {"no checkpoint yet"})};
+  const auto first = cp->first_sample_start;
+  const auto last = cp->last_sample_start;
+  const std::int64_t span = first && last && *last > *first ? *last - *first : 0;
+  if (span < gates.min_history_seconds || cp->total_samples_count < gates.min_samples) {
+    const std::string why = describe_seconds(span) + " of history and " + std::to_string(cp->total_samples_count) +
+                            " samples, " + describe_seconds(gates.min_history_seconds) + " and " +
+                            std::to_string(gates.min_samples) + " required";
+    return {{false, false}, note(Reason::HistoryGate, {why})};
   }
-  plan.notes.push_back(std::string(container.name) + ": held back by the history gate: " + why);
-  engage(plan.gates, Gate::History);
-  return {false, false};
+  if (!cp->has_memory_samples) return {{true, false}, note(Reason::HistoryGate, {"no memory history checkpointed yet"})};
+  return {};
 }
 
-/// Plans one resource of one container; nullopt (with a note) when it must stay as it is.
-std::optional<ResourceChange> plan_resource(const ResourceContext& ctx, const Quantity& value,
-                                            std::vector<std::string>& notes) {
+/// Plans one resource of one container into `change` (its old values already set); the
+/// reason when it must stay as the pod asked.
+std::optional<Reason> plan_resource(const ResourceContext& ctx, const Quantity& value, ResourceChange& change) {
   const Resource r = ctx.resource;
-  const PodContainer& c = ctx.container;
-  ResourceChange change;
-  change.resource = r;
-  change.old_request = c.requests[r];
-  change.old_limit = c.limits[r];
-
-  if (change.old_request && change.old_limit && *change.old_request > *change.old_limit) {
-    // The API server rejects this pod on its own; repairing it is not the webhook's call.
-    notes.push_back(note_for(c.name, r, "left alone: its request is above its limit"));
-    return std::nullopt;
-  }
-  if (value.is_negative() || value.is_zero()) {
-    notes.push_back(note_for(c.name, r, "left alone: the recommendation is zero"));
-    return std::nullopt;
-  }
+  // The API server rejects this pod on its own; repairing it is not the webhook's call.
+  if (change.old_request && change.old_limit && *change.old_request > *change.old_limit) return Reason::RequestAboveLimit;
+  if (value.is_negative() || value.is_zero()) return Reason::ZeroRecommendation;
   Quantity request = in_output_format(value.rounded_up(rounding_step(r)), r);
   apply_retry_gate(ctx, request, change);
   apply_step_gate(ctx, request, change);
   apply_oom_floor(ctx, request, change);
 
-  auto clamp = [&](const std::optional<Quantity>& low, const std::optional<Quantity>& high,
-                   std::string_view low_note, std::string_view high_note) {
-    if (low && !low->is_zero() && request < *low) {
-      request = in_output_format(*low, r);
-      change.notes.emplace_back(low_note);
-    }
-    if (high && !high->is_zero() && request > *high) {
-      request = in_output_format(*high, r);
-      change.notes.emplace_back(high_note);
-    }
+  // The request becomes `bound`, and the note says which bound and its value.
+  auto bind = [&](const Quantity& bound, Reason why) {
+    request = in_output_format(bound, r);
+    change.notes.push_back(note(why, {request.to_string()}));
+  };
+  auto clamp = [&](const std::optional<Quantity>& low, const std::optional<Quantity>& high, Reason low_why,
+                   Reason high_why) {
+    if (low && !low->is_zero() && request < *low) bind(*low, low_why);
+    if (high && !high->is_zero() && request > *high) bind(*high, high_why);
   };
   if (ctx.policy != nullptr) {
-    clamp(ctx.policy->min_allowed[r], ctx.policy->max_allowed[r], "capped to minAllowed", "capped to maxAllowed");
+    clamp(ctx.policy->min_allowed[r], ctx.policy->max_allowed[r], Reason::MinAllowed, Reason::MaxAllowed);
   }
-  clamp(ctx.config.min_request[r], ctx.config.max_request[r], "raised to the webhook minimum",
-        "capped to the webhook maximum");
+  clamp(ctx.config.min_request[r], ctx.config.max_request[r], Reason::WebhookMin, Reason::WebhookMax);
 
   const ControlledValues controlled =
       ctx.policy != nullptr ? ctx.policy->controlled_values : ControlledValues::RequestsAndLimits;
@@ -268,10 +281,7 @@ std::optional<ResourceChange> plan_resource(const ResourceContext& ctx, const Qu
       // RequestsOnly, or no request to scale the limit from: the limit stays (raised only to
       // an OOM floor), so must the request fit under it.
       raise_limit_to_oom_floor(ctx, limit_floor, *limit, change);
-      if (request > *limit) {
-        request = in_output_format(*limit, r);
-        change.notes.emplace_back("capped to container limit");
-      }
+      if (request > *limit) bind(*limit, Reason::ContainerLimit);
     }
   }
 
@@ -289,32 +299,20 @@ std::optional<ResourceChange> plan_resource(const ResourceContext& ctx, const Qu
       low = floor;
     }
   }
-  if (low && request < *low) {
-    request = in_output_format(*low, r);
-    change.notes.emplace_back("raised to fit the LimitRange min");
-  }
-  if (high && request > *high) {
-    request = in_output_format(*high, r);
-    change.notes.emplace_back("capped to fit the LimitRange max");
-  }
+  if (low && request < *low) bind(*low, Reason::LimitRangeMin);
+  if (high && request > *high) bind(*high, Reason::LimitRangeMax);
 
   if (limit && ratio_base) {
     limit = scale_by(*limit, request, *ratio_base, r, Rounding::Up);
-    if (!limit) {
-      notes.push_back(note_for(c.name, r, "left alone: the scaled limit does not fit"));
-      return std::nullopt;
-    }
+    if (!limit) return Reason::LimitDoesNotFit;
     raise_limit_to_oom_floor(ctx, limit_floor, *limit, change);
     if (lr.max[r] && *limit > *lr.max[r]) limit = in_output_format(*lr.max[r], r);
   }
 
-  if (!satisfies(request, limit, lr, r)) {
-    notes.push_back(note_for(c.name, r, "left alone: no value satisfies the LimitRange"));
-    return std::nullopt;
-  }
+  if (!satisfies(request, limit, lr, r)) return Reason::NoLimitRangeFit;
   change.new_request = request;
   change.new_limit = limit;
-  return change;
+  return std::nullopt;
 }
 
 bool changes_anything(const ResourceChange& ch) {
@@ -325,8 +323,8 @@ bool changes_anything(const ResourceChange& ch) {
 
 /// Pod LimitRange: min/max apply to the sums over the pod's containers. The planner does not
 /// redistribute; a resource whose new sums break the pod range is left as the pod asked.
-void enforce_pod_limits(const Pod& pod, const MergedLimits& lr, std::vector<ContainerPlan>& plans,
-                        std::vector<std::string>& notes) {
+void enforce_pod_limits(const Pod& pod, const MergedLimits& lr, RecommendationField field,
+                        std::vector<ContainerPlan>& plans, std::vector<Note>& notes) {
   for (Resource r : kResources) {
     if (!lr.min[r] && !lr.max[r]) continue;
     Int128 requests = 0;
@@ -352,17 +350,13 @@ void enforce_pod_limits(const Pod& pod, const MergedLimits& lr, std::vector<Cont
     const bool too_high = overflow || (lr.max[r] && (requests > lr.max[r]->nanos() ||
                                                      (all_limits && limits > lr.max[r]->nanos())));
     if (!too_low && !too_high) continue;
-    bool reverted = false;
+    const std::vector<Note> why{note(Reason::PodLimitRange)};
     for (ContainerPlan& p : plans) {
-      const auto before = p.changes.size();
-      std::erase_if(p.changes, [r](const ResourceChange& ch) { return ch.resource == r; });
-      reverted = reverted || p.changes.size() != before;
-    }
-    if (reverted) {
-      std::string note("pod: ");
-      note += to_string(r);
-      note += " left alone: the new total would break the pod LimitRange";
-      notes.push_back(std::move(note));
+      std::erase_if(p.changes, [&](const ResourceChange& ch) {
+        if (ch.resource != r) return false;
+        notes.push_back(kept_note(p.name, ch, field, why));
+        return true;
+      });
     }
   }
   std::erase_if(plans, [](const ContainerPlan& p) { return p.changes.empty(); });
@@ -413,46 +407,65 @@ Plan plan_pod(const PlanInput& input) {
         oom = OomContext{memory_floor(kill->memory_request, kill->memory_limit, input.config.oom), *kill};
       }
     }
-    if (!rec && !oom) continue;
+    if (!rec && !oom) {
+      plan.notes.push_back(container_note(container.name, Reason::NotInRecommendation));
+      continue;
+    }
     const std::optional<ResourcePolicy> policy_of_container = input.vpa.policy_for(container.name);
     const ResourcePolicy* policy = policy_of_container ? &*policy_of_container : nullptr;
     if (policy != nullptr && policy->mode == ContainerScalingMode::Off) {
-      plan.notes.push_back(std::string(container.name) + ": left alone: container policy mode Off");
+      plan.notes.push_back(container_note(container.name, Reason::PolicyOff));
       continue;
     }
     if (container.has_invalid_quantity) {
-      plan.notes.push_back(std::string(container.name) + ": left alone: its resources hold an invalid quantity");
+      plan.notes.push_back(container_note(container.name, Reason::InvalidQuantity));
       continue;
     }
-    const std::array<bool, 2> trusted = rec ? history_gate(input, container, plan) : std::array<bool, 2>{false, false};
+    const HistoryVerdict history = rec ? history_gate(input, container) : HistoryVerdict{};
     ContainerPlan cp;
     cp.index = i;
     cp.name = container.name;
     for (Resource r : kResources) {
-      if (!controls(policy, r)) continue;
-      std::optional<Quantity> value;
-      if (rec && trusted[static_cast<std::size_t>(r)]) value = recommended(*rec, input.field, r);
+      ResourceChange change;
+      change.resource = r;
+      change.old_request = container.requests[r];
+      change.old_limit = container.limits[r];
+      if (rec) change.recommended = recommended(*rec, input.field, r);
+      auto keep = [&](std::vector<Note> why) {
+        plan.notes.push_back(kept_note(container.name, change, input.field, why));
+      };
+      if (!controls(policy, r)) {
+        if (change.recommended) keep({note(Reason::NotControlled)});
+        continue;
+      }
+      const bool held = change.recommended && !history.trusted[static_cast<std::size_t>(r)];
+      if (held) engage(plan.gates, Gate::History);
+      std::optional<Quantity> value = held ? std::nullopt : change.recommended;
       if (!value && oom && r == Resource::Memory) {
         // Nothing trusted to size it by, but an OOM floor to hold: start from what the pod asks.
         value = container.requests[r] ? container.requests[r] : container.limits[r] ? container.limits[r]
                                                                                    : oom->floor.request;
+        if (held) change.notes.push_back(history.held);
       }
-      if (!value) continue;
+      if (!value) {
+        keep({held ? history.held : note(Reason::NotInRecommendation)});
+        continue;
+      }
       const ResourceContext ctx{container, r, policy, input.config, input.gates, input.try_number,
                                 container_limits, plan.gates, oom ? &*oom : nullptr};
-      auto change = plan_resource(ctx, *value, plan.notes);
-      if (!change) continue;
-      if (changes_anything(*change)) {
-        cp.changes.push_back(std::move(*change));
+      if (const auto left_alone = plan_resource(ctx, *value, change)) {
+        keep({note(*left_alone)});
+      } else if (changes_anything(change)) {
+        cp.changes.push_back(std::move(change));
       } else {
-        // Nothing changes, but why may matter (a gate or a cap kept the pod's value).
-        for (const std::string& note : change->notes) plan.notes.push_back(note_for(container.name, r, note));
+        // Nothing changes, but why matters: equal already, or a gate or a bound kept the pod's value.
+        keep(std::move(change.notes));
       }
     }
     if (!cp.changes.empty()) plan.containers.push_back(std::move(cp));
   }
   const MergedLimits pod_limits = merge_limit_ranges(limit_ranges, LimitRangeItem::Type::Pod);
-  enforce_pod_limits(input.pod, pod_limits, plan.containers, plan.notes);
+  enforce_pod_limits(input.pod, pod_limits, input.field, plan.containers, plan.notes);
   return plan;
 }
 

@@ -69,12 +69,11 @@ std::size_t outcome_index(core::Outcome o) {
   return 3;
 }
 
-// One line per decision: who, which task and VPA, what happened, old -> new. Never the pod.
+// One line per decision, at info whatever the outcome (a pod left alone needs its reason as
+// much as a patched one): who, which task and VPA, what happened and why. Never the pod.
 void log_decision(AdmissionPath path, core::Mode mode, const Admission& a) {
   const auto& d = a.decision;
-  const auto level = (d.outcome == core::Outcome::Patched || d.outcome == core::Outcome::Audited)
-                         ? spdlog::level::info
-                         : spdlog::level::debug;
+  const auto level = spdlog::level::info;
   if (!spdlog::should_log(level) && a.internal_error.empty()) return;
   const core::AdmissionRequest& r = a.review.request();
   std::string line = "admission";
@@ -95,9 +94,8 @@ void log_decision(AdmissionPath path, core::Mode mode, const Admission& a) {
   append_field(line, "mode", core::to_string(mode));
   if (r.dry_run) append_field(line, "dry_run", "true");
   append_field(line, "outcome", core::to_string(d.outcome));
-  // A patch's reason is "VPA <name>: <summary>"; the summary goes once, as `changes`.
-  if (d.summary.empty() || !std::string_view(d.reason).ends_with(d.summary)) append_field(line, "reason", d.reason);
-  if (!d.summary.empty()) append_field(line, "changes", d.summary);
+  append_field(line, "code", core::to_string(d.code));
+  append_field(line, "reason", d.reason);  // a change's reason holds its summary
   if (!a.internal_error.empty()) {
     append_field(line, "error", a.internal_error);
     spdlog::error(line);

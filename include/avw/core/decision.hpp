@@ -7,6 +7,11 @@
 // It never denies: any doubt is "allowed, no patch" with the reason in `reason`. In
 // Mode::DryRun the same plan is made but the patch goes to the audit annotations and
 // warnings instead of the response.
+//
+// Every outcome explains itself in the vocabulary of reason.hpp: `code` and `reason` for the
+// whole pod, `notes` for each container or resource left as the pod asked (with what it asked
+// and what the recommendation said), each change's `notes` for the gates and bounds that bent
+// it. The audit annotations (`decision`, `reason`, ...) carry them for every outcome.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +25,7 @@
 #include "avw/core/gates.hpp"
 #include "avw/core/objects.hpp"
 #include "avw/core/oom_floor.hpp"
+#include "avw/core/reason.hpp"
 #include "avw/core/resources.hpp"
 #include "avw/core/store.hpp"
 #include "avw/core/task.hpp"
@@ -40,8 +46,9 @@ struct Config {
   /// The webhook's own bounds on any request it writes, applied after the VPA policy.
   ResourceValues min_request;
   ResourceValues max_request;
-  /// Dry-run reporting: at most this many warnings, each at most this long (the API server
-  /// truncates past 256 and the docs ask for 120).
+  /// At most this many warnings (the last one then says how many more there were), each at
+  /// most this many bytes, cut at a word (the API server truncates past 256 and the docs ask
+  /// for 120).
   std::size_t max_warnings = 4;
   std::size_t max_warning_length = 120;
   /// Safety gates; namespace and pod annotations override them.
@@ -59,7 +66,10 @@ struct ResourceChange {
   std::optional<Quantity> new_request;
   std::optional<Quantity> old_limit;
   std::optional<Quantity> new_limit;
-  std::vector<std::string> notes;  // "capped to maxAllowed", "capped to container limit", ...
+  /// What the recommendation's chosen field said (before rounding and bounds), when it said.
+  std::optional<Quantity> recommended;
+  /// Each gate or bound that moved the request away from `recommended`, in the order applied.
+  std::vector<Note> notes;
 };
 
 struct ContainerPlan {
@@ -79,10 +89,14 @@ std::string_view to_string(Outcome o);
 struct Decision {
   bool allowed = true;
   Outcome outcome = Outcome::Skipped;
-  std::string reason;         // one line, for logs and audit annotations
+  Reason code = Reason::InternalError;  // why, as a code (decide() always sets it)
+  std::string reason;               // why, one line: the same text in logs, annotations and review
   std::optional<TaskKey> task;
   std::string vpa_name;       // the governing VPA, when found
-  std::vector<ContainerPlan> containers;
+  std::vector<ContainerPlan> containers;  // the containers that change
+  /// Containers and resources left as the pod asked, each with why: "sidecar: not in the
+  /// recommendation", "base: memory request 1Gi kept (target 600Mi): held back by ...".
+  std::vector<Note> notes;
   std::vector<Gate> gates;     // the gates that held a change back, each once
   std::string summary;        // "base: cpu request 500m -> 250m, memory request 1Gi -> 600Mi"
   std::vector<PatchOp> patch;  // sent (Enforce) or reported (DryRun)
@@ -95,5 +109,10 @@ struct Decision {
 
 Decision decide(const AdmissionRequest& request, const Snapshot& snapshot, const Config& config,
                 Mode mode);
+
+/// Bounds `warnings` in place: each at most `max_length` bytes, cut after a whole word with
+/// "..." (mid-word only for a single word longer than the bound, and never inside a UTF-8
+/// sequence); at most `max_count`, the last of which then says "+N more" for the N left out.
+void bound_warnings(std::vector<std::string>& warnings, std::size_t max_count, std::size_t max_length);
 
 }  // namespace avw::core

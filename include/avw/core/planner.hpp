@@ -14,7 +14,8 @@
 //   3. the namespace's LimitRanges cap the result (container min/max keeping the
 //      limit/request ratio, maxLimitRequestRatio, pod min/max over the sum of containers).
 // Anything that cannot be made valid is left as the pod asked, with a note: the patch must
-// never be the reason the API server rejects a pod.
+// never be the reason the API server rejects a pod. Every container of spec.containers ends
+// up either changed or in the notes, with what it asked and what the recommendation said.
 #pragma once
 
 #include <span>
@@ -53,11 +54,11 @@ struct PlanInput {
   std::optional<std::int64_t> try_number;
 };
 
-/// The changes to make, one ContainerPlan per container that changes. `notes` collects the
-/// reasons containers or resources were left alone.
+/// The changes to make, one ContainerPlan per container that changes. `notes` says, for every
+/// other container and resource, why it stays as the pod asked (reason.hpp's vocabulary).
 struct Plan {
   std::vector<ContainerPlan> containers;
-  std::vector<std::string> notes;
+  std::vector<Note> notes;
   std::vector<Gate> gates;  // each gate that held something back, once
 };
 

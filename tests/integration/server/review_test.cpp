@@ -174,3 +174,72 @@ TEST_CASE("review takes a bare Pod, JSON or YAML, and answers the CREATE review 
                     stdio(dir.file("out"), dir.file("err"))) == 2);
   CHECK_THAT(read_file(dir.file("err")), Catch::Contains("not valid JSON"));
 }
+
+TEST_CASE("review --dry-run says why a pod without a VPA is left alone", "[review][reason]") {
+  TempDir dir;
+  std::string pod = read_file(fixture_path("inputs/kpo-pod.yaml"));
+  pod.replace(pod.find("dag_id: etl_daily"), 17, "dag_id: reports");
+  write_file_atomic(dir.file("pod.yaml"), pod);
+  REQUIRE(run_process({AVW_BINARY, "review", "--dry-run", "--recommendations", kRecommendations, "--review",
+                       dir.file("pod.yaml")},
+                      stdio(dir.file("out"), dir.file("err"))) == 0);
+  CHECK(read_file(dir.file("err")).empty());
+  const std::string out = read_file(dir.file("out"));
+  CHECK(json_at(out, "/response/allowed") == "true");
+  CHECK_FALSE(json_has(out, "/response/patch"));
+  CHECK(json_at(out, "/response/auditAnnotations/decision") == "skipped");
+  CHECK(json_at(out, "/response/auditAnnotations/reason") == "no VPA governs task airflow/reports/load/PodOperator");
+  CHECK_FALSE(json_has(out, "/response/auditAnnotations/vpa"));
+  CHECK(json_at(out, "/response/warnings") ==
+        R"(["airflow-vpa-webhook: no VPA governs task airflow/reports/load/PodOperator"])");
+}
+
+TEST_CASE("review --dry-run shows which container's memory the history gate holds back while cpu changes",
+          "[review][reason]") {
+  TempDir dir;
+  // What the real recommender wrote while the task's pods still ran: a checkpoint with a
+  // minute of cpu history and no memory histogram yet.
+  const std::string checkpoints = json_at(read_fixture("recommender/checkpoints.json"), "/items");
+  write_file_atomic(dir.file("recs.json"),
+                    R"({"apiVersion":"v1","kind":"List","items":[)" + read_fixture("recommender/vpa-etl-load.json") +
+                        R"(,{"apiVersion":"airflow-vpa-webhook.io/v1alpha1","kind":"AirflowTask","metadata":{"name":"etl-load","namespace":"airflow"},)"
+                        R"("spec":{"replicas":0},"status":{"replicas":0,"selector":"dag_id=etl,task_id=load,kubernetes_pod_operator=True"}},)" +
+                        checkpoints.substr(1, checkpoints.size() - 2) + "]}");
+  write_file_atomic(dir.file("pod.yaml"), R"(apiVersion: v1
+kind: Pod
+metadata:
+  generateName: load-
+  namespace: airflow
+  labels: {dag_id: etl, task_id: load, kubernetes_pod_operator: "True", try_number: "1"}
+  annotations: {airflow-vpa-webhook.io/min-history: 1m, airflow-vpa-webhook.io/min-samples: "30"}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: base
+    image: registry.local/etl:1.4
+    resources:
+      requests: {cpu: "1", memory: 1Gi}
+)");
+  REQUIRE(run_process({AVW_BINARY, "review", "--dry-run", "--recommendations", dir.file("recs.json"), "--review",
+                       dir.file("pod.yaml")},
+                      stdio(dir.file("out"), dir.file("err"))) == 0);
+  CHECK(read_file(dir.file("err")).empty());
+  const std::string out = read_file(dir.file("out"));
+  CHECK_FALSE(json_has(out, "/response/patch"));
+  CHECK(json_at(out, "/response/auditAnnotations/decision") == "audited");
+  CHECK(json_at(out, "/response/auditAnnotations/vpa") == "etl-load");
+  CHECK(json_at(out, "/response/auditAnnotations/gates") == "history");
+  CHECK(json_at(out, "/response/auditAnnotations/updates") == "base: cpu request 1 -> 511m");
+  const std::string held =
+      "base: memory request 1Gi kept (target 671629701): held back by the history gate: no memory history checkpointed yet";
+  CHECK(json_at(out, "/response/auditAnnotations/reason") == "VPA etl-load: base: cpu request 1 -> 511m; " + held);
+  // The would-be patch sets cpu only.
+  const std::string would_patch = json_at(out, "/response/auditAnnotations/would-patch");
+  CHECK_THAT(would_patch, Catch::Contains(R"("path":"/spec/containers/0/resources/requests/cpu","value":"511m")"));
+  CHECK_THAT(would_patch, !Catch::Contains("requests/memory"));
+  // Two warnings: the change, and the hold cut after a whole word to the 120 bytes the docs promise.
+  CHECK(json_at(out, "/response/warnings/0") == "airflow-vpa-webhook: dry-run: base: cpu request 1 -> 511m");
+  CHECK(json_at(out, "/response/warnings/1") ==
+        "airflow-vpa-webhook: base: memory request 1Gi kept (target 671629701): held back by the history gate: no memory...");
+  CHECK_FALSE(json_has(out, "/response/warnings/2"));
+}

@@ -2,7 +2,9 @@
 // onto the pod it was made for and the resulting pod is checked, not the patch text.
 #include <catch2/catch.hpp>
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "avw/core/admission.hpp"
 #include "avw/core/decision.hpp"
@@ -145,7 +147,8 @@ TEST_CASE("RequestsOnly keeps limits and caps the request at the limit", "[decis
   CHECK(at(o, "/spec/containers/0/resources/limits/cpu") == "200m");
   CHECK(at(o, "/spec/containers/0/resources/requests/memory") == "600Mi");
   CHECK(at(o, "/spec/containers/0/resources/limits/memory") == "2Gi");
-  CHECK_THAT(o.decision.summary, Catch::Contains("capped to container limit"));
+  CHECK(o.decision.summary ==
+        "base: cpu request 100m -> 200m (target 250m, capped to the container limit 200m), memory request 100Mi -> 600Mi");
 }
 
 TEST_CASE("container policies: mode Off, controlledResources, min and maxAllowed", "[decision]") {
@@ -261,8 +264,10 @@ TEST_CASE("warnings stay bounded in count and length", "[decision]") {
   containers += "]";
   Config config;
   auto o = run(pod_json(containers), store_json(recs), Mode::DryRun, config);
-  CHECK(o.decision.warnings.size() == config.max_warnings);
+  REQUIRE(o.decision.warnings.size() == config.max_warnings);
   for (const auto& w : o.decision.warnings) CHECK(w.size() <= config.max_warning_length);
+  // Ten containers' changes, three shown: the fourth warning counts the other seven.
+  CHECK(o.decision.warnings.back() == "airflow-vpa-webhook: +7 more (the audit annotation `reason` has them all)");
 }
 
 TEST_CASE("annotation keys are JSON Pointer escaped and existing annotations kept", "[decision]") {
@@ -368,5 +373,232 @@ TEST_CASE("a pod whose request is above its limit is left as it asked", "[decisi
   auto o = run(pod_json(R"([{"name":"base","image":"x","resources":{"requests":{"memory":"8Gi"},"limits":{"memory":"1Gi"}}}])"),
                store_json(kBaseRec, R"({"containerName":"*","controlledValues":"RequestsOnly"})"));
   CHECK(at(o, "/spec/containers/0/resources/requests/memory") == "8Gi");
-  CHECK_THAT(o.decision.reason, Catch::Contains("memory left alone: its request is above its limit"));
+  CHECK(o.decision.reason == "VPA etl-load: base: cpu request unset -> 250m; "
+                             "base: memory request 8Gi kept (target 600Mi): its request is above its limit");
+  REQUIRE(o.decision.notes.size() == 1);
+  CHECK(o.decision.notes[0].code == Reason::RequestAboveLimit);
+}
+
+namespace {
+
+std::string annotation(const Decision& d, std::string_view key) {
+  for (const auto& [k, v] : d.audit_annotations) {
+    if (k == key) return v;
+  }
+  return "(none)";
+}
+
+}  // namespace
+
+TEST_CASE("every outcome has a reason code, one line and audit annotations saying so", "[decision][reason]") {
+  const std::string containers = R"([{"name":"base","image":"x","resources":{"requests":{"cpu":"500m","memory":"1Gi"}}}])";
+  const std::string matching = R"([{"name":"base","image":"x","resources":{"requests":{"cpu":"250m","memory":"600Mi"}}}])";
+  const std::string executor = R"("dag_id":"etl","task_id":"load","kubernetes_executor":"True")";
+  struct Row {
+    std::string review;
+    std::string store;
+    Outcome outcome;
+    Reason code;
+    std::string reason;
+    std::string vpa;  // the audit annotation, "(none)" when no VPA was found
+  };
+  const std::string store = store_json(kBaseRec);
+  const std::vector<Row> rows = {
+      {review_json(pod_json(containers), "UPDATE"), store, Outcome::Skipped, Reason::NotCreate,
+       "operation UPDATE is not a CREATE", "(none)"},
+      {review_json(pod_json(containers, R"("app":"web")")), store, Outcome::Skipped, Reason::NotTaskPod,
+       "not an Airflow task pod (no dag_id/task_id labels)", "(none)"},
+      {review_json(pod_json(containers, kKpoLabels, R"("kubernetes.io/config.mirror":"x")")), store, Outcome::Skipped,
+       Reason::MirrorPod, "mirror pod", "(none)"},
+      {review_json(pod_json(containers, kKpoLabels, R"("airflow-vpa-webhook.io/skip":"true")")), store,
+       Outcome::Skipped, Reason::OptedOut, "opted out by annotation airflow-vpa-webhook.io/skip", "(none)"},
+      {review_json(pod_json(containers, executor)), store, Outcome::Skipped, Reason::NoVpa,
+       "no VPA governs task airflow/etl/load/Executor", "(none)"},
+      {review_json(pod_json(containers)), store_json(""), Outcome::Skipped, Reason::NoRecommendation,
+       "VPA etl-load has no recommendation yet", "etl-load"},
+      {review_json(pod_json(matching)), store, Outcome::Unchanged, Reason::AlreadyMatch,
+       "requests already match VPA etl-load", "etl-load"},
+      {review_json(pod_json(containers)), store, Outcome::Patched, Reason::Changed,
+       "VPA etl-load: base: cpu request 500m -> 250m, memory request 1Gi -> 600Mi", "etl-load"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.reason);
+    auto snapshot = Snapshot::build(decode_objects(row.store), StoreOptions{});
+    ParsedReview parsed(row.review);
+    const Decision d = decide(parsed.request(), *snapshot, Config{}, Mode::Enforce);
+    CHECK(d.allowed);
+    CHECK(d.outcome == row.outcome);
+    CHECK(d.code == row.code);
+    CHECK(d.reason == row.reason);
+    CHECK(annotation(d, "decision") == to_string(row.outcome));
+    CHECK(annotation(d, "reason") == row.reason);
+    CHECK(annotation(d, "vpa") == row.vpa);
+    // Enforce warns only of the pod's own mistakes; dry-run says why, whatever the outcome.
+    CHECK(d.warnings.empty());
+    const Decision audited = decide(parsed.request(), *snapshot, Config{}, Mode::DryRun);
+    REQUIRE_FALSE(audited.warnings.empty());
+    if (row.outcome != Outcome::Patched) CHECK(audited.warnings[0] == "airflow-vpa-webhook: " + row.reason);
+  }
+}
+
+TEST_CASE("the VPA is spelled by its name in the pod annotation, the audit annotation and the reason", "[decision][reason]") {
+  auto o = run(pod_json(R"([{"name":"base","image":"x","resources":{"requests":{"cpu":"500m","memory":"1Gi"}}}])"),
+               store_json(kBaseRec), Mode::Enforce);
+  CHECK(at(o, "/metadata/annotations/airflow-vpa-webhook.io~1vpa") == "etl-load");
+  CHECK(annotation(o.decision, "vpa") == "etl-load");
+  CHECK(o.decision.reason.starts_with("VPA etl-load: "));
+}
+
+TEST_CASE("a container the recommendation does not mention is reported as such", "[decision][reason]") {
+  SECTION("alone: nothing changes, and the reason says why") {
+    auto o = run(pod_json(R"([{"name":"sidecar","image":"y","resources":{"requests":{"cpu":"1m"}}}])"),
+                 store_json(kBaseRec));
+    CHECK(o.decision.outcome == Outcome::Unchanged);
+    CHECK(o.decision.code == Reason::LeftAsAsked);
+    CHECK(o.decision.reason == "VPA etl-load changes nothing: sidecar: not in the recommendation");
+    REQUIRE(o.decision.notes.size() == 1);
+    CHECK(o.decision.notes[0].code == Reason::NotInRecommendation);
+  }
+  SECTION("beside a container that changes, in dry-run") {
+    auto o = run(pod_json(R"([{"name":"base","image":"x","resources":{"requests":{"cpu":"500m","memory":"1Gi"}}},)"
+                          R"({"name":"sidecar","image":"y","resources":{"requests":{"cpu":"1m"}}}])"),
+                 store_json(kBaseRec), Mode::DryRun);
+    CHECK(o.decision.outcome == Outcome::Audited);
+    CHECK(o.decision.reason ==
+          "VPA etl-load: base: cpu request 500m -> 250m, memory request 1Gi -> 600Mi; sidecar: not in the recommendation");
+    CHECK(o.decision.warnings == std::vector<std::string>{
+                                     "airflow-vpa-webhook: dry-run: base: cpu request 500m -> 250m, memory request 1Gi -> 600Mi",
+                                     "airflow-vpa-webhook: sidecar: not in the recommendation"});
+  }
+}
+
+TEST_CASE("each bound that moves a request says which and to what, beside what the recommendation said",
+          "[decision][reason]") {
+  const std::string base_1g = R"([{"name":"base","image":"x","resources":{"requests":{"cpu":"500m","memory":"1Gi"}}}])";
+  struct Row {
+    std::string pod;
+    std::string store;
+    Config config;
+    std::string summary;  // "" when nothing changes
+    std::string reason;
+  };
+  Config webhook_bounds;
+  webhook_bounds.min_request[Resource::Memory] = Quantity::parse("1Gi");
+  webhook_bounds.max_request[Resource::Cpu] = Quantity::parse("200m");
+  const std::string container_range =
+      R"({"apiVersion":"v1","kind":"LimitRange","metadata":{"name":"lr","namespace":"airflow"},"spec":{"limits":[)"
+      R"({"type":"Container","min":{"cpu":"300m"},"max":{"memory":"500Mi"}}]}})";
+  const std::string pod_range =
+      R"({"apiVersion":"v1","kind":"LimitRange","metadata":{"name":"lr","namespace":"airflow"},"spec":{"limits":[)"
+      R"({"type":"Pod","max":{"memory":"1Gi"}}]}})";
+  const std::vector<Row> rows = {
+      {base_1g, store_json(kBaseRec, R"({"containerName":"*","minAllowed":{"cpu":"300m"},"maxAllowed":{"memory":"512Mi"}})"), {},
+       "base: cpu request 500m -> 300m (target 250m, raised to minAllowed 300m), "
+       "memory request 1Gi -> 512Mi (target 600Mi, capped to maxAllowed 512Mi)",
+       ""},
+      {R"([{"name":"base","image":"x","resources":{"requests":{"cpu":"500m","memory":"2Gi"}}}])", store_json(kBaseRec),
+       webhook_bounds,
+       "base: cpu request 500m -> 200m (target 250m, capped to the webhook maximum 200m), "
+       "memory request 2Gi -> 1Gi (target 600Mi, raised to the webhook minimum 1Gi)",
+       ""},
+      {base_1g, store_json(kBaseRec, "", container_range), {},
+       "base: cpu request 500m -> 300m (target 250m, raised to fit the LimitRange min 300m), "
+       "memory request 1Gi -> 500Mi (target 600Mi, capped to fit the LimitRange max 500Mi)",
+       ""},
+      {R"([{"name":"base","image":"x","resources":{"requests":{"cpu":"500m","memory":"512Mi"}}}])",
+       store_json(R"({"containerName":"base","target":{"cpu":"250m","memory":"2Gi"}})", "", pod_range), {},
+       "base: cpu request 500m -> 250m",
+       "VPA etl-load: base: cpu request 500m -> 250m; "
+       "base: memory request 512Mi kept (target 2Gi): the new total would break the pod LimitRange"},
+      {base_1g, store_json(kBaseRec, R"({"containerName":"base","mode":"Off"})"), {}, "",
+       "VPA etl-load changes nothing: base: left alone: container policy mode Off"},
+      {base_1g, store_json(kBaseRec, R"({"containerName":"base","controlledResources":["cpu"]})"), {},
+       "base: cpu request 500m -> 250m",
+       "VPA etl-load: base: cpu request 500m -> 250m; "
+       "base: memory request 1Gi kept (target 600Mi): not in the VPA's controlledResources"},
+      {R"([{"name":"base","image":"x","resources":{"requests":{"cpu":"lots","memory":"1Gi"}}}])", store_json(kBaseRec), {},
+       "", "VPA etl-load changes nothing: base: left alone: its resources hold an invalid quantity"},
+      {base_1g, store_json(R"({"containerName":"base","target":{"cpu":"0","memory":"600Mi"}})"), {},
+       "base: memory request 1Gi -> 600Mi",
+       "VPA etl-load: base: memory request 1Gi -> 600Mi; base: cpu request 500m kept (target 0): the recommendation is zero"},
+      {R"([{"name":"base","image":"x","resources":{"requests":{"cpu":"250m","memory":"1Gi"}}}])", store_json(kBaseRec), {},
+       "base: memory request 1Gi -> 600Mi",
+       "VPA etl-load: base: memory request 1Gi -> 600Mi; "
+       "base: cpu request 250m kept (target 250m): already as recommended"},
+      {base_1g, store_json(R"({"containerName":"base","target":{"cpu":"250m"}})"), {},
+       "base: cpu request 500m -> 250m",
+       "VPA etl-load: base: cpu request 500m -> 250m; base: memory request 1Gi kept: not in the recommendation"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.summary, row.reason);
+    auto o = run(pod_json(row.pod), row.store, Mode::Enforce, row.config);
+    CHECK(o.decision.summary == row.summary);
+    CHECK(o.decision.reason == (row.reason.empty() ? "VPA etl-load: " + row.summary : row.reason));
+    // The pod annotation carries the same summary the reason does.
+    if (!row.summary.empty()) CHECK(at(o, "/metadata/annotations/airflow-vpa-webhook.io~1updates") == row.summary);
+  }
+}
+
+TEST_CASE("warnings are cut after a whole word and the last one counts those left out", "[decision][warnings]") {
+  SECTION("a long warning ends at a word with an ellipsis") {
+    std::vector<std::string> w = {"airflow-vpa-webhook: base: memory request 1Gi kept (target 640Mi): held back by the history gate"};
+    bound_warnings(w, 4, 60);
+    CHECK(w == std::vector<std::string>{"airflow-vpa-webhook: base: memory request 1Gi kept..."});
+  }
+  SECTION("a space right at the cut keeps the word before it whole") {
+    std::vector<std::string> w = {"aaaa bbbb cccc"};
+    bound_warnings(w, 4, 12);
+    CHECK(w[0] == "aaaa bbbb...");
+  }
+  SECTION("punctuation before the ellipsis is dropped") {
+    std::vector<std::string> w = {"held back: 1m of history, 35 samples"};
+    bound_warnings(w, 4, 15);
+    CHECK(w[0] == "held back...");
+  }
+  SECTION("a single word longer than the bound is cut at a whole UTF-8 character") {
+    std::string word = "x";
+    for (int i = 0; i < 20; ++i) word += "\xc3\xa9";  // é
+    std::vector<std::string> w = {word};
+    bound_warnings(w, 4, 10);
+    CHECK(w[0] == "x\xc3\xa9\xc3\xa9\xc3\xa9...");  // 7 bytes of room: x and three é
+  }
+  SECTION("short warnings stay as they are") {
+    std::vector<std::string> w = {"one", "two"};
+    bound_warnings(w, 2, 10);
+    CHECK(w == std::vector<std::string>{"one", "two"});
+  }
+  SECTION("past the count, the last says exactly how many more") {
+    std::vector<std::string> w = {"a", "b", "c", "d", "e", "f"};
+    bound_warnings(w, 4, 120);
+    CHECK(w == std::vector<std::string>{"a", "b", "c", "airflow-vpa-webhook: +3 more (the audit annotation `reason` has them all)"});
+    std::vector<std::string> one = {"a", "b"};
+    bound_warnings(one, 1, 120);
+    CHECK(one == std::vector<std::string>{"airflow-vpa-webhook: +2 more (the audit annotation `reason` has them all)"});
+    std::vector<std::string> none = {"a"};
+    bound_warnings(none, 0, 120);
+    CHECK(none.empty());
+  }
+  SECTION("the count and the cut together") {
+    std::vector<std::string> w = {"a", "b", "c"};
+    bound_warnings(w, 2, 32);
+    CHECK(w == std::vector<std::string>{"a", "airflow-vpa-webhook: +2 more..."});
+  }
+}
+
+TEST_CASE("the reason vocabulary: one code and one phrasing per reason, slots filled in order", "[reason]") {
+  std::set<std::string_view> codes;
+  std::set<std::string_view> phrases;
+  for (std::size_t i = 0; i < kReasonCount; ++i) {
+    const auto r = static_cast<Reason>(i);
+    CHECK(codes.insert(to_string(r)).second);
+    CHECK(phrases.insert(phrase(r)).second);
+  }
+  CHECK(to_string(Reason::NoVpa) == "no-vpa");
+  CHECK(to_string(Reason::HistoryGate) == "history-gate");
+  CHECK(say(Reason::NoVpa, {"airflow/etl/load/PodOperator"}) == "no VPA governs task airflow/etl/load/PodOperator");
+  CHECK(say(Reason::OomFloor, {"400Mi", "300Mi request", "1", "2026-12-06T18:26:27Z"}) ==
+        "raised to the OOM floor 400Mi (OOMKilled with 300Mi request on try 1 at 2026-12-06T18:26:27Z)");
+  // A missing part leaves its slot empty, a surplus one is dropped: text never fails a decision.
+  CHECK(say(Reason::LeftAsAsked, {"etl-load"}) == "VPA etl-load changes nothing: ");
+  CHECK(say(Reason::NotPod, {"surplus"}) == "not a v1 Pod");
 }

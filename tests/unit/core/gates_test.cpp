@@ -184,7 +184,8 @@ TEST_CASE("a retry never gets less memory than it asks for", "[gates]") {
     CHECK(request_of(r, "memory") == "1Gi");
     CHECK(request_of(r, "cpu") == "511m");
     CHECK(engaged(r.decision, Gate::Retry));
-    CHECK_THAT(r.decision.reason, Catch::Contains("base: memory kept at the pod's request on retry 2"));
+    CHECK_THAT(r.decision.reason,
+               Catch::EndsWith("; base: memory request 1Gi kept (target 671629701): kept at the pod's request on retry 2"));
   }
   SECTION("the retry factor compounds per extra try") {
     config.gates.retry_memory_factor = *Quantity::parse("1.5");
@@ -223,5 +224,67 @@ TEST_CASE("step limits bound the change relative to the pod's request", "[gates]
     config.gates.max_decrease[Resource::Memory] = parse_fraction("25%");
     auto r = decide_on(pod_with("", "1", R"({"requests":{"cpu":"100m","memory":"4Gi"}})"), store, config);
     CHECK(request_of(r, "memory") == "3Gi");
+  }
+}
+
+TEST_CASE("each gate's reason names the container, the resource, what it asked and what was recommended",
+          "[gates][reason]") {
+  const std::string recent = store_with("recommender/vpa-etl-load.json", "recommender/checkpoints.json");
+  SECTION("history: too little of it holds both resources back") {
+    auto r = decide_on(pod_with(), recent);
+    CHECK(r.decision.code == Reason::LeftAsAsked);
+    CHECK(r.decision.reason ==
+          "VPA etl-load changes nothing: "
+          "base: cpu request 1 kept (target 511m): held back by the history gate: 1m of history and 35 samples, 48h and 10 required; "
+          "base: memory request 1Gi kept (target 671629701): held back by the history gate: 1m of history and 35 samples, 48h and 10 required");
+    REQUIRE(r.decision.notes.size() == 2);
+    CHECK(r.decision.notes[0].code == Reason::HistoryGate);
+  }
+  SECTION("history: memory held back while cpu changes") {
+    auto r = decide_on(pod_with(R"("airflow-vpa-webhook.io/min-history":"1m","airflow-vpa-webhook.io/min-samples":"30")"), recent);
+    CHECK(r.decision.code == Reason::Changed);
+    CHECK(r.decision.summary == "base: cpu request 1 -> 511m");
+    CHECK(r.decision.reason ==
+          "VPA etl-load: base: cpu request 1 -> 511m; "
+          "base: memory request 1Gi kept (target 671629701): held back by the history gate: no memory history checkpointed yet");
+  }
+  SECTION("history: a container without a checkpoint") {
+    // The recorded objects, their container renamed: its checkpoint is another's.
+    const std::string renamed = [] {
+      std::string pod = pod_with();
+      pod.replace(pod.find(R"("name":"base")"), 13, R"("name":"main")");
+      return pod;
+    }();
+    std::string vpa = read_fixture("recommender/vpa-etl-load.json");
+    vpa.replace(vpa.find(R"("containerName": "base")"), 23, R"("containerName": "main")");
+    std::string store = R"({"apiVersion":"v1","kind":"List","items":[)" + vpa + "," + std::string(kTask) + "," +
+                        items_of(read_fixture("recommender/checkpoints.json")) + "]}";
+    auto held = decide_on(renamed, store);
+    CHECK_THAT(held.decision.reason,
+               Catch::Contains("main: cpu request 1 kept (target 511m): held back by the history gate: no checkpoint yet"));
+  }
+  const std::string vouched = store_with("recommender/vpa-etl-load.json", "");
+  SECTION("step") {
+    auto r = decide_on(pod_with(R"("airflow-vpa-webhook.io/max-decrease-memory":"50%","airflow-vpa-webhook.io/max-increase-cpu":"100%")",
+                                "1", R"({"requests":{"cpu":"100m","memory":"4Gi"}})"),
+                       vouched);
+    CHECK(r.decision.summary ==
+          "base: cpu request 100m -> 200m (target 511m, limited by max-increase 100%), "
+          "memory request 4Gi -> 2Gi (target 671629701, limited by max-decrease 50%)");
+    Config config;
+    config.gates.max_decrease[Resource::Memory] = parse_fraction("12.5%");
+    auto fine = decide_on(pod_with("", "1", R"({"requests":{"cpu":"100m","memory":"4Gi"}})"), vouched, config);
+    CHECK_THAT(fine.decision.summary, Catch::Contains("memory request 4Gi -> 3584Mi (target 671629701, limited by max-decrease 12.5%)"));
+  }
+  SECTION("retry: kept, or raised") {
+    auto kept = decide_on(pod_with("", "2"), vouched);
+    CHECK(kept.decision.reason ==
+          "VPA etl-load: base: cpu request 1 -> 511m; "
+          "base: memory request 1Gi kept (target 671629701): kept at the pod's request on retry 2");
+    Config config;
+    config.gates.retry_memory_factor = *Quantity::parse("1.5");
+    auto raised = decide_on(pod_with("", "3"), vouched, config);
+    CHECK(raised.decision.summary ==
+          "base: cpu request 1 -> 511m, memory request 1Gi -> 2304Mi (target 671629701, raised for retry 3)");
   }
 }
