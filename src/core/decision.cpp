@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "avw/core/json_pointer.hpp"
 #include "avw/core/planner.hpp"
 
 namespace avw::core {
