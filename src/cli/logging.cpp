@@ -1,6 +1,6 @@
 #include "avw/cli/logging.hpp"
 
-#include "avw/core/admission.hpp"
+#include "avw/core/json_writer.hpp"
 #include "avw/metrics/metrics.hpp"
 
 #include <spdlog/pattern_formatter.h>

@@ -7,7 +7,7 @@
 
 #include <exception>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/json_writer.hpp"
 
 namespace avw::cli {
 namespace {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "avw/core/json_pointer.hpp"
 #include "avw/core/planner.hpp"
 
 namespace avw::core {

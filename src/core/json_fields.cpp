@@ -23,6 +23,19 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
+std::string one_line(std::string text) {
+  constexpr std::size_t kMaxLength = 512;
+  if (text.size() > kMaxLength) {
+    text.resize(kMaxLength);
+    text += "...";
+  }
+  for (char& c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return text;
+}
+
 std::string join_path(std::string_view prefix, std::string_view name) {
   std::string out(prefix);
   if (!out.empty()) out += '.';

@@ -31,6 +31,8 @@ class ObjectError : public std::runtime_error {
 
 std::string_view view_of(const Value& v);
 std::string quoted(std::string_view s);
+/// Untrusted names and messages kept to one printable line of bounded length.
+std::string one_line(std::string text);
 std::string join_path(std::string_view prefix, std::string_view name);
 std::string indexed_path(std::string_view prefix, std::size_t index);
 /// "a string", "an object", ... for messages.

@@ -1,7 +1,7 @@
 // The status.oomKills record (see oom_kill.hpp): its JSON both ways.
 #include "avw/core/oom_kill.hpp"
 
-#include "avw/core/admission.hpp"
+#include "avw/core/json_writer.hpp"
 #include "avw/core/objects.hpp"
 #include "kind_decoders.hpp"
 

@@ -3,8 +3,9 @@
 
 #include <algorithm>
 
-#include "avw/core/admission.hpp"
-#include "avw/core/objects.hpp"
+#include "avw/core/decode_error.hpp"
+#include "avw/core/json_writer.hpp"
+#include "avw/core/rfc3339.hpp"
 #include "json_fields.hpp"
 
 namespace avw::core {

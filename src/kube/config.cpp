@@ -9,7 +9,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/base64.hpp"
 
 namespace avw::kube {
 namespace {

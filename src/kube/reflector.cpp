@@ -13,7 +13,8 @@
 #include <spdlog/spdlog.h>
 
 #include "avw/async/async.hpp"
-#include "avw/core/admission.hpp"
+#include "avw/core/object_list.hpp"
+#include "avw/core/watch_event.hpp"
 #include "avw/kube/client.hpp"
 #include "avw/kube/url.hpp"
 #include "avw/metrics/metrics.hpp"

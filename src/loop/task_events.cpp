@@ -1,7 +1,7 @@
 // Events on an AirflowTask (see task_events.hpp).
 #include "task_events.hpp"
 
-#include "avw/core/admission.hpp"
+#include "avw/core/json_writer.hpp"
 #include "avw/core/objects.hpp"
 #include "avw/kube/url.hpp"
 #include "avw/provision/objects.hpp"

@@ -1,7 +1,8 @@
 // The AirflowTask's status.runs and status.oomKills, read and written (see task_status.hpp).
 #include "task_status.hpp"
 
-#include "avw/core/admission.hpp"
+#include "avw/core/json_writer.hpp"
+#include "avw/core/object_list.hpp"
 #include "avw/core/objects.hpp"
 #include "avw/provision/objects.hpp"
 

@@ -3,6 +3,8 @@
 #include <exception>
 #include <utility>
 
+#include "avw/core/response.hpp"
+
 namespace avw::server {
 
 namespace {
@@ -29,9 +31,9 @@ Admission admit(std::string_view body, const core::Snapshot& snapshot, const cor
   return admit_parsed(core::ParsedReview(body), snapshot, config, mode);
 }
 
-Admission admit(core::PaddedBody body, const core::Snapshot& snapshot, const core::Config& config,
-                core::Mode mode) {
-  return admit_parsed(core::ParsedReview(body), snapshot, config, mode);
+Admission admit(core::ReviewParser& parser, core::PaddedBody body, const core::Snapshot& snapshot,
+                const core::Config& config, core::Mode mode) {
+  return admit_parsed(core::ParsedReview(parser, body), snapshot, config, mode);
 }
 
 }  // namespace avw::server

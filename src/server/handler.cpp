@@ -132,10 +132,11 @@ void Handler::error(unsigned status, std::string_view message, HttpReply& reply)
   metrics_.http_error(status).inc();
 }
 
-void Handler::handle(const HttpRequest& request, const core::Snapshot& snapshot, HttpReply& reply) const {
+void Handler::handle(const HttpRequest& request, const core::Snapshot& snapshot, core::ReviewParser& parser,
+                     HttpReply& reply) const {
   const std::string_view path = path_of(request.target);
   if (path == "/mutate" || path == "/audit") {
-    admission(path == "/mutate" ? AdmissionPath::Mutate : AdmissionPath::Audit, request, snapshot, reply);
+    admission(path == "/mutate" ? AdmissionPath::Mutate : AdmissionPath::Audit, request, snapshot, parser, reply);
     return;
   }
   if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
@@ -165,7 +166,7 @@ void Handler::handle(const HttpRequest& request, const core::Snapshot& snapshot,
 }
 
 void Handler::admission(AdmissionPath path, const HttpRequest& request, const core::Snapshot& snapshot,
-                        HttpReply& reply) const {
+                        core::ReviewParser& parser, HttpReply& reply) const {
   if (request.method != Method::Post) {
     reply.allow = "POST";
     error(405, "method not allowed: use POST", reply);
@@ -182,7 +183,7 @@ void Handler::admission(AdmissionPath path, const HttpRequest& request, const co
   const core::Mode mode =
       (path == AdmissionPath::Audit || options_.dry_run) ? core::Mode::DryRun : core::Mode::Enforce;
   try {
-    Admission a = admit(request.body, snapshot, options_.decision, mode);
+    Admission a = admit(parser, request.body, snapshot, options_.decision, mode);
     metrics_.admission_requests[p][outcome_index(a.decision.outcome)]->inc();
     for (core::Gate g : a.decision.gates) metrics_.gate_held[static_cast<std::size_t>(g)]->inc();
     if (!a.review.request().dry_run) {

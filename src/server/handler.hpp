@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "avw/core/admission.hpp"
 #include "avw/core/store.hpp"
 #include "avw/server/server.hpp"
 #include "server_metrics.hpp"
@@ -39,13 +40,15 @@ class Handler {
  public:
   Handler(const ServerOptions& options, ServerMetrics& metrics, const std::atomic<bool>& ready);
 
-  void handle(const HttpRequest& request, const core::Snapshot& snapshot, HttpReply& reply) const;
+  /// `parser` is the calling worker's: it decodes this request's review, if any.
+  void handle(const HttpRequest& request, const core::Snapshot& snapshot, core::ReviewParser& parser,
+              HttpReply& reply) const;
   /// An error reply ({"error": message}) counted in avw_http_errors_total.
   void error(unsigned status, std::string_view message, HttpReply& reply) const;
 
  private:
   void admission(AdmissionPath path, const HttpRequest& request, const core::Snapshot& snapshot,
-                 HttpReply& reply) const;
+                 core::ReviewParser& parser, HttpReply& reply) const;
 
   const ServerOptions& options_;
   ServerMetrics& metrics_;

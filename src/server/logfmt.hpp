@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/json_writer.hpp"
 
 namespace avw::server {
 

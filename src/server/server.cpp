@@ -210,6 +210,7 @@ struct Worker {
   // Declared before the context: sessions destroyed with the context still unregister here.
   std::list<Connection> connections;
   std::shared_ptr<const core::Snapshot> snapshot = core::Snapshot::empty();
+  core::ReviewParser parser;  // the worker's sessions take turns: an admission never awaits
   bool stopping = false;
   Clock::time_point drain_deadline;
   bool sweeping = false;  // sweep_timer is armed
@@ -675,7 +676,7 @@ struct Server::Impl {
 
       const HttpRequest view{method_of(request.method()), request.target(), request[http::field::content_type],
                              request.body().padded()};
-      handler.handle(view, *w.snapshot, reply);
+      handler.handle(view, *w.snapshot, w.parser, reply);
       const bool keep_alive = request.keep_alive() && !w.stopping;
       metrics::Histogram* latency = reply.latency;
       const bool written = co_await write_reply(stream, *me, request.version(), reply, keep_alive, out);

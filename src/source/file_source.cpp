@@ -14,7 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/decode_error.hpp"
+#include "avw/core/object_list.hpp"
 #include "avw/core/objects.hpp"
 #include "avw/core/store.hpp"
 #include "avw/metrics/metrics.hpp"

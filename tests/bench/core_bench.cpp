@@ -12,6 +12,8 @@
 
 #include "avw/core/admission.hpp"
 #include "avw/core/decision.hpp"
+#include "avw/core/object_list.hpp"
+#include "avw/core/response.hpp"
 #include "avw/core/store.hpp"
 #include "support/fixtures.hpp"
 #include "synthetic_store.hpp"
@@ -45,10 +47,11 @@ void run(benchmark::State& state, const std::string& body, core::Mode mode) {
   // As the server holds a body it received: padded, decoded where it lies.
   core::ReviewBuffer received;
   received.append(body.data(), body.size());
+  core::ReviewParser parser;  // as a worker keeps one
   std::uint64_t allocations = 0;
   for (auto _ : state) {
     const auto before = g_allocations.load(std::memory_order_relaxed);
-    core::ParsedReview review(received.padded());
+    core::ParsedReview review(parser, received.padded());
     core::Decision decision = core::decide(review.request(), *snapshot, config, mode);
     std::string response = core::encode_response(review.request(), decision);
     benchmark::DoNotOptimize(response.data());

@@ -34,7 +34,12 @@
 
 #include "avw/core/admission.hpp"
 #include "avw/core/decision.hpp"
+#include "avw/core/base64.hpp"
+#include "avw/core/json_pointer.hpp"
+#include "avw/core/object_list.hpp"
 #include "avw/core/objects.hpp"
+#include "avw/core/patch.hpp"
+#include "avw/core/response.hpp"
 #include "avw/core/store.hpp"
 #include "fuzz_support.hpp"
 #include "support/json_patch.hpp"
@@ -287,10 +292,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   received.append(input.data(), half);
   received.append(input.data() + half, input.size() - half);
   fuzz_require(received.view() == input, "the review buffer changed the body");
+  // One parser for every input, as a server worker keeps one: each review decodes as if alone.
+  static ReviewParser parser;
   std::optional<ParsedReview> in_place;
   std::string in_place_error;
   try {
-    in_place.emplace(received.padded());
+    in_place.emplace(parser, received.padded());
   } catch (const DecodeError& e) {
     in_place_error = e.what();
   }

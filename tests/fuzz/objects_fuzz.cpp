@@ -27,7 +27,8 @@
 #include <utility>
 #include <vector>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/decode_error.hpp"
+#include "avw/core/object_list.hpp"
 #include "avw/core/objects.hpp"
 #include "avw/core/store.hpp"
 #include "fuzz_support.hpp"

@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "avw/core/admission.hpp"
-#include "avw/core/objects.hpp"
+#include "avw/core/decode_error.hpp"
+#include "avw/core/watch_event.hpp"
 #include "avw/kube/watch_lines.hpp"
 #include "fuzz_support.hpp"
 

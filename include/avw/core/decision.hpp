@@ -25,6 +25,7 @@
 #include "avw/core/gates.hpp"
 #include "avw/core/objects.hpp"
 #include "avw/core/oom_floor.hpp"
+#include "avw/core/patch.hpp"
 #include "avw/core/reason.hpp"
 #include "avw/core/resources.hpp"
 #include "avw/core/store.hpp"

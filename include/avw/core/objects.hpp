@@ -1,7 +1,7 @@
 // File: objects.hpp
 //
-// The Kubernetes objects the webhook reads, reduced to what the decision needs, and their
-// decoding from JSON as the API server serves them:
+// The Kubernetes objects the webhook reads, reduced to what the decision needs of them as the
+// API server serves them:
 //   - VerticalPodAutoscaler (autoscaling.k8s.io/v1): spec.targetRef, updatePolicy,
 //     resourcePolicy.containerPolicies, status.recommendation.containerRecommendations;
 //   - scale targets: any object with a selector, read from `status.selector` (the string
@@ -11,16 +11,11 @@
 //   - VerticalPodAutoscalerCheckpoint: history per (VPA, container);
 //   - Namespace (v1): its annotations (gate overrides).
 //
-// decode_objects() takes a `List` (what `kubectl get vpa,airflowtasks -A -o json` prints, or an
-// API list page such as `VerticalPodAutoscalerList`) or a single object, whole or pulled in chunks
-// from a ChunkSource (a list's items are then decoded one at a time, so neither the whole
-// document nor its DOM is ever held: a 100k-task file is 140 MB of JSON); decode_watch_event()
-// one line of a watch stream. Objects that cannot be understood are skipped with a message in
-// `errors`, never thrown: one bad object must not hide the others.
+// They are decoded by object_list.hpp (a list or one object, streamed) and watch_event.hpp (one
+// line of a watch stream); each kind's decoder is private to the core (src/core/<kind>.cpp).
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -30,6 +25,7 @@
 
 #include "avw/core/oom_kill.hpp"
 #include "avw/core/resources.hpp"
+#include "avw/core/rfc3339.hpp"
 #include "avw/core/selector.hpp"
 #include "avw/core/task_pod.hpp"
 
@@ -41,7 +37,7 @@ namespace avw::core {
 struct ObjectMeta {
   std::string namespace_;
   std::string name;
-  /// metadata.creationTimestamp in seconds since the epoch (parse_rfc3339). When absent or
+  /// metadata.creationTimestamp in seconds since the epoch (rfc3339.hpp). When absent or
   /// unreadable it is kUnknownCreated, which sorts after every real time: such a VPA should not
   /// win over VPAs whose age is known.
   std::int64_t created = kUnknownCreated;
@@ -169,47 +165,5 @@ struct DecodedObjects {
 
   friend bool operator==(const DecodedObjects&, const DecodedObjects&) = default;
 };
-
-/// Decodes a List, an API list page (`*List`) or a single object. Throws DecodeError (from
-/// admission.hpp) only when the document itself is not JSON or not an object.
-DecodedObjects decode_objects(std::string_view json);
-
-/// Supplies a document piece by piece: each call returns the next chunk, which must stay valid
-/// until the next call; an empty chunk ends the document. It may throw (a read error): the
-/// exception leaves decode_objects() unchanged.
-using ChunkSource = std::function<std::string_view()>;
-
-/// decode_objects() over a document pulled from `next_chunk`, with the same results and errors.
-/// The items of a list whose `kind` (and, for a typed page, `apiVersion`) come before `items`,
-/// as the API server and kubectl write them, are decoded as they arrive and then dropped; any
-/// other document is held whole while it is decoded.
-DecodedObjects decode_objects(const ChunkSource& next_chunk);
-
-/// Called with the objects decoded so far after each streamed list item; it may move them out
-/// (a SnapshotBuilder packs them), so that a long list is never held decoded.
-using ItemSink = std::function<void(DecodedObjects&)>;
-
-/// decode_objects() handing each streamed item's objects to `sink` as it is decoded. What the
-/// sink leaves in place, and the objects of a document that is not streamed, are returned.
-DecodedObjects decode_objects(const ChunkSource& next_chunk, const ItemSink& sink);
-
-/// One event of a watch stream (one JSON line).
-struct WatchEvent {
-  enum class Type : std::uint8_t { Added, Modified, Deleted, Bookmark, Error };
-  Type type = Type::Error;
-  std::string resource_version;  // object.metadata.resourceVersion
-  DecodedObjects objects;        // the one object (ADDED, MODIFIED, DELETED)
-  int error_code = 0;            // ERROR: Status.code (410 for an expired resourceVersion)
-  std::string error_message;     // ERROR: Status.message
-};
-
-/// Decodes one watch event line. Throws DecodeError when the line is not a watch event.
-WatchEvent decode_watch_event(std::string_view line);
-
-/// Seconds since the epoch of an RFC 3339 timestamp as the API server writes them
-/// (`2026-11-23T17:09:07Z`, optional fraction, `Z` or `+hh:mm`); nullopt when malformed.
-std::optional<std::int64_t> parse_rfc3339(std::string_view text);
-/// RFC 3339 in UTC with seconds (`2026-12-06T18:26:27Z`), as the API server writes times.
-std::string format_rfc3339(std::int64_t seconds_since_epoch);
 
 }  // namespace avw::core

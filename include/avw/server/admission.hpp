@@ -3,7 +3,7 @@
 // The one admission code path, shared by the HTTPS server and the `review` command so both
 // answer byte for byte the same: parse -> decide -> encode.
 //
-//   server::Admission a = server::admit(body, *snapshot, config, core::Mode::Enforce);
+//   server::Admission a = server::admit(parser, body, *snapshot, config, core::Mode::Enforce);
 //   write(a.response);                                   // the AdmissionReview response
 //
 // No I/O and no logging here: the caller logs `a.decision` and counts it.
@@ -33,8 +33,9 @@ struct Admission {
 /// or exit 2 for `review`) when the body is not a valid AdmissionReview.
 Admission admit(std::string_view body, const core::Snapshot& snapshot, const core::Config& config,
                 core::Mode mode);
-/// The same for a body the server received (decoded where it lies).
-Admission admit(core::PaddedBody body, const core::Snapshot& snapshot, const core::Config& config,
-                core::Mode mode);
+/// The same for a body the server received, decoded where it lies with the worker's `parser`
+/// (busy until the Admission is destroyed).
+Admission admit(core::ReviewParser& parser, core::PaddedBody body, const core::Snapshot& snapshot,
+                const core::Config& config, core::Mode mode);
 
 }  // namespace avw::server

@@ -8,7 +8,7 @@
 #include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/base64.hpp"
 #include "avw/kube/client.hpp"
 #include "avw/kube/config.hpp"
 #include "harness.hpp"

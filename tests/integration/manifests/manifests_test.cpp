@@ -38,7 +38,7 @@
 #include <utility>
 #include <vector>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/base64.hpp"
 #include "avw/core/oom_kill.hpp"
 #include "avw/core/selector.hpp"
 #include "avw/core/task.hpp"

@@ -1,6 +1,7 @@
 // `airflow-vpa-webhook review`: the real binary answers exactly what the server answers.
 #include <catch2/catch.hpp>
 
+#include "avw/core/base64.hpp"
 #include "avw/core/store.hpp"
 #include "avw/server/admission.hpp"
 #include "harness.hpp"

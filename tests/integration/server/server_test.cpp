@@ -9,7 +9,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/base64.hpp"
 #include "avw/core/store.hpp"
 #include "avw/server/admission.hpp"
 #include "avw/source/file_source.hpp"

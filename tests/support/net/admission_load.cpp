@@ -4,7 +4,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/base64.hpp"
 #include "support/json_patch.hpp"
 
 namespace avw::test {

@@ -8,7 +8,7 @@
 #include <regex>
 #include <stdexcept>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/base64.hpp"
 #include "support/net/fake_api_server.hpp"
 
 namespace avw::test {

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "avw/core/admission.hpp"
+#include "avw/core/object_list.hpp"
+#include "avw/core/patch.hpp"
 #include "avw/core/decision.hpp"
 #include "avw/core/store.hpp"
 #include "support/fixtures.hpp"

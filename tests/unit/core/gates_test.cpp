@@ -4,6 +4,8 @@
 #include <string>
 
 #include "avw/core/admission.hpp"
+#include "avw/core/object_list.hpp"
+#include "avw/core/patch.hpp"
 #include "avw/core/decision.hpp"
 #include "avw/core/gates.hpp"
 #include "avw/core/store.hpp"

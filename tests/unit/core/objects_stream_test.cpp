@@ -9,7 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/decode_error.hpp"
+#include "avw/core/object_list.hpp"
 #include "avw/core/objects.hpp"
 #include "support/fixtures.hpp"
 

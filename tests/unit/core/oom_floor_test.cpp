@@ -5,6 +5,8 @@
 #include <string>
 
 #include "avw/core/admission.hpp"
+#include "avw/core/object_list.hpp"
+#include "avw/core/patch.hpp"
 #include "avw/core/decision.hpp"
 #include "avw/core/oom_floor.hpp"
 #include "avw/core/store.hpp"

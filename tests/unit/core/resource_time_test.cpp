@@ -6,6 +6,7 @@
 #include <string>
 
 #include "avw/core/admission.hpp"
+#include "avw/core/object_list.hpp"
 #include "avw/core/decision.hpp"
 #include "avw/core/resource_time.hpp"
 #include "avw/core/store.hpp"

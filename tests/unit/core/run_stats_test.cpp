@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/decode_error.hpp"
 #include "avw/core/run_stats.hpp"
 
 using namespace avw::core;

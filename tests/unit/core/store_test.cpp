@@ -1,4 +1,5 @@
 #include "avw/core/store.hpp"
+#include "avw/core/object_list.hpp"
 
 #include <catch2/catch.hpp>
 

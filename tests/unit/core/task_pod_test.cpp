@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "avw/core/object_list.hpp"
 #include "avw/core/objects.hpp"
+#include "avw/core/watch_event.hpp"
 #include "support/fixtures.hpp"
 
 using namespace avw::core;

@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "avw/core/admission.hpp"
+#include "avw/core/base64.hpp"
 
 namespace {
 
