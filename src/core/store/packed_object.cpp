@@ -1,3 +1,5 @@
+// File: packed_object.cpp
+//
 // One object packed on its own (see avw/core/store/packed_object.hpp).
 //
 // Layouts (str = varint length + bytes). Each ends in a tail that SnapshotBuilder::add() copies

@@ -1,4 +1,7 @@
-// The keys of packed records (see record_keys.hpp).
+// File: record_keys.cpp
+//
+// The keys of packed records that are built on the control thread only (see
+// record_keys.hpp); PairKey, built on the admission path, stays inline in the header.
 #include "record_keys.hpp"
 
 namespace avw::core::packed {

@@ -1,3 +1,5 @@
+// File: snapshot.cpp
+//
 // The Snapshot's lookups (see avw/core/store/snapshot.hpp). find_vpa() is on the admission
 // path of every pod: it reads the index the builder sorted, compares keys in place in the
 // records, and allocates nothing for ordinary label values.

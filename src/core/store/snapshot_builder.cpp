@@ -1,3 +1,5 @@
+// File: snapshot_builder.cpp
+//
 // Building a Snapshot (see avw/core/store/snapshot_builder.hpp).
 //
 // add() packs each object into a record in the snapshot's arena at once (the layouts are

@@ -1,4 +1,7 @@
-// What a Snapshot holds: interning (see snapshot_data.hpp).
+// File: snapshot_data.cpp
+//
+// Interning a snapshot's namespaces and (group, kind) pairs (see snapshot_data.hpp). Called
+// by the builder only, on the control thread; the lookups by id are the workers'.
 #include "snapshot_data.hpp"
 
 namespace avw::core {

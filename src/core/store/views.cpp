@@ -1,5 +1,8 @@
+// File: views.cpp
+//
 // Reading a VPA's and a scale target's packed records (see avw/core/store/views.hpp and the
-// layouts in records.hpp).
+// layouts in records.hpp). Each accessor walks the record from its start and decodes only
+// what it is asked for, so the admission path pays for the one container it looks up.
 #include "avw/core/store/views.hpp"
 
 #include <utility>

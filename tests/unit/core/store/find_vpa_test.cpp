@@ -1,3 +1,5 @@
+// File: find_vpa_test.cpp
+//
 // Which VPA governs a pod: the index, the fallback scan, age, namespaces, update modes and
 // targets (Snapshot::find_vpa, avw/core/store/snapshot.hpp).
 #include "avw/core/store.hpp"

@@ -1,3 +1,5 @@
+// File: packing_test.cpp
+//
 // Packed records give back what was packed, exactly, and stay small; objects packed on their
 // own build the same snapshot (avw/core/store/views.hpp, packed_object.hpp).
 #include "avw/core/store.hpp"

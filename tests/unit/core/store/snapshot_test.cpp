@@ -1,3 +1,5 @@
+// File: snapshot_test.cpp
+//
 // What a snapshot holds besides the index: checkpoints, LimitRanges, counts, and snapshots
 // built in batches or at scale (avw/core/store/snapshot.hpp, snapshot_builder.hpp).
 #include "avw/core/store.hpp"

@@ -1,3 +1,5 @@
+// File: store_objects.hpp
+//
 // Objects for the store's tests: targets, VPAs and pods' labels built in a line, and the
 // comparisons the tests share (tests/unit/core/store/*_test.cpp).
 #pragma once
