@@ -13,7 +13,7 @@
 //     update mode, every recommendation value (with its format) and the policy of each
 //     container;
 //   - a snapshot built item by item while decoding in chunks (the file source's way) agrees;
-//   - the other lookups (target_of, limit_ranges, checkpoint, namespace_annotations) answer;
+//   - the other lookups (target_for_test, limit_ranges, checkpoint, namespace_annotations) answer;
 //   - a target's packed OOM kills give back the first active kill decoded for each container
 //     (memory request and limit with their formats, time, try), and none for a container
 //     whose kills are all lifted.
@@ -50,7 +50,7 @@ const Vpa* brute_force(const std::vector<const Vpa*>& vpas, const Snapshot& snap
     if (vpa->meta.namespace_ != namespace_) continue;
     const auto& allowed = options.allowed_update_modes;
     if (std::find(allowed.begin(), allowed.end(), vpa->update_mode) == allowed.end()) continue;
-    const TargetView target = snapshot.target_of(vpa->meta.namespace_, vpa->target_ref);
+    const TargetView target = snapshot.target_for_test(vpa->meta.namespace_, vpa->target_ref);
     if (target == nullptr) continue;
     const Selector selector = target->selector();
     if (selector.empty() || selector.is_nothing() || !selector.matches(labels)) continue;
@@ -125,11 +125,12 @@ void check_find_vpa(const std::vector<const Vpa*>& vpas, const Snapshot& snapsho
   fuzz_require(want != nullptr, "find_vpa found a VPA that governs nothing", std::string(namespace_) + "/" + got_name);
   fuzz_require(got->namespace_() == want->meta.namespace_ && got_name == want->meta.name,
                "find_vpa did not pick the oldest VPA", got_name + " instead of " + want->meta.name);
-  const TargetView target = snapshot.target_of(got);
+  const TargetView target = got->target();
   fuzz_require(target != nullptr && target->selector().matches(labels), "the winner's target does not select the pod",
                got_name);
-  fuzz_require(got->target() && got->target()->name() == target->name() && got->target()->kind() == target->kind(),
-               "the winner's own target is not the one target_of finds", got_name);
+  const TargetView resolved = snapshot.target_for_test(want->meta.namespace_, want->target_ref);
+  fuzz_require(resolved && resolved->name() == target->name() && resolved->kind() == target->kind(),
+               "the winner's own target is not the one its targetRef resolves to", got_name);
   check_record(got, *want);
 }
 
@@ -204,7 +205,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const ScaleTarget& t : decoded.targets) targets[{t.meta.namespace_, t.kind, t.meta.name}] = &t;
   std::size_t kill_queries = 0;
   for (const auto& [key, t] : targets) {
-    const TargetView view = snapshot->target_of(t->meta.namespace_, TargetRef{t->api_version, t->kind, t->meta.name});
+    const TargetView view = snapshot->target_for_test(t->meta.namespace_, TargetRef{t->api_version, t->kind, t->meta.name});
     // Two targets of one name whose apiVersions differ only in version are one target.
     if (view == nullptr || view->name() != t->meta.name) continue;
     for (const OomKill& kill : t->oom_kills) {
@@ -234,7 +235,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const Vpa* vpa : kept) {
     if (queries++ == kMaxQueries) break;
     check_find_vpa(kept, *snapshot, options, vpa->meta.namespace_, LabelSet{});
-    if (const TargetView target = snapshot->target_of(vpa->meta.namespace_, vpa->target_ref)) {
+    if (const TargetView target = snapshot->target_for_test(vpa->meta.namespace_, vpa->target_ref)) {
       const Selector selector = target->selector();
       check_find_vpa(kept, *snapshot, options, vpa->meta.namespace_, labels_for(selector));
       const VpaView streamed = streamed_snapshot->find_vpa(vpa->meta.namespace_, labels_for(selector));

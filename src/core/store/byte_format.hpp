@@ -1,11 +1,14 @@
-// File: packed.hpp (private to the core)
+// File: byte_format.hpp (private to the store)
 //
 // The byte format of the store's packed records: LEB128 varints, length-prefixed strings and
 // quantities as (format, sign, decimal exponent, varint mantissa). A typical cpu or memory
 // value takes 3 to 7 bytes instead of the 24 of an optional<Quantity>, and every value a
-// Quantity can hold round-trips exactly.
+// Quantity can hold round-trips exactly. That is most of why 100,000 tasks fit in a small
+// RSS. Writer and Reader are inline: every lookup on the admission path reads records through
+// them.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
