@@ -19,7 +19,7 @@
 #include "avw/cli/config.hpp"
 #include "avw/cli/logging.hpp"
 #include "avw/cli/review.hpp"
-#include "avw/kube/api_source.hpp"
+#include "avw/source/api_source.hpp"
 #include "avw/kube/client.hpp"
 #include "avw/loop/run_watch.hpp"
 #include "avw/metrics/metrics.hpp"
@@ -56,12 +56,12 @@ SourceFactory make_source(const cli::Config& config, std::optional<kube::Cluster
     throw cli::UsageError(std::string("serve: ") + e.what());
   }
   cluster_out = cluster;
-  kube::ApiSourceOptions options;
+  source::ApiSourceOptions options;
   options.store = config.store;
   // The live source reads checkpoints: no checkpoint means no history yet, never "gate off".
   options.store.checkpoints_authoritative = options.watch_checkpoints;
   return [cluster, options](boost::asio::io_context& control, metrics::Registry& registry) {
-    return kube::make_api_source(control, cluster, options, registry);
+    return source::make_api_source(control, cluster, options, registry);
   };
 }
 

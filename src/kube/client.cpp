@@ -1,5 +1,5 @@
 // The one Beast+OpenSSL translation unit of the kube edge (it takes ~30 s to compile); the
-// list/watch logic in api_source.cpp sees only Client's small interface.
+// list/watch logic in reflector.cpp sees only Client's small interface.
 #include "avw/kube/client.hpp"
 
 #include <filesystem>

@@ -32,15 +32,21 @@ using avw::async::use_nothrow_awaitable;
 // Watch event types, indexed by core::WatchEvent::Type.
 constexpr std::array<const char*, 5> kEventTypes = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"};
 
+std::size_t object_count(const core::DecodedObjects& o) {
+  return o.vpas.size() + o.targets.size() + o.limit_ranges.size() + o.checkpoints.size() + o.namespaces.size() +
+         o.pods.size();
+}
+
 }  // namespace
 
 struct Reflector::State : std::enable_shared_from_this<Reflector::State> {
   State(net::io_context& c, std::shared_ptr<Client> cl, ReflectorOptions o, ReflectorHandler& h, metrics::Registry& r)
       : context(c), client_owner(std::move(cl)), client(*client_owner), options(std::move(o)), handler(h), registry(r), backoff(options.backoff),
         rng(std::random_device{}()) {
+    if (options.resource.empty()) options.resource = options.label;
     for (std::size_t i = 0; i < kEventTypes.size(); ++i) {
       events[i] = &registry.counter("avw_kube_watch_events_total", "Watch events received, by resource and type.",
-                                    {{"resource", options.label}, {"type", kEventTypes[i]}});
+                                    {{"resource", options.resource}, {"type", kEventTypes[i]}});
     }
   }
 
@@ -58,11 +64,12 @@ struct Reflector::State : std::enable_shared_from_this<Reflector::State> {
   Clock::time_point listed_at{};
   bool listed = false;
   bool need_list = true;
+  bool missing = false;  // the last list answered 404 (an optional CRD not installed)
   bool stopped = false;
 
   // ---- metrics (the names the API source uses, with this collection's label) ------------
   void count(std::string_view name, std::string_view help, std::string_view key, std::string value) {
-    registry.counter(name, help, {{"resource", options.label}, {std::string(key), std::move(value)}}).inc();
+    registry.counter(name, help, {{"resource", options.resource}, {std::string(key), std::move(value)}}).inc();
   }
   void count_api_error(std::string code) {
     count("avw_kube_api_errors_total", "Failed Kubernetes API calls, by resource and HTTP code.", "code", std::move(code));
@@ -112,19 +119,26 @@ struct Reflector::State : std::enable_shared_from_this<Reflector::State> {
     if (!listed && backoff.attempt() == 0) count_relist("initial");
     std::string continue_token;
     std::size_t objects = 0;
+    std::size_t skipped = 0;
+    handler.on_list_started();
     for (;;) {
       std::string target = query_start() + "limit=" + std::to_string(options.page_size);
       if (!continue_token.empty()) target += "&continue=" + url_encode(continue_token);
       Response r = co_await client.request({"GET", target, {}, "application/json"});
       if (stopped) co_return Clock::duration::zero();
       if (r.status == 410 && !continue_token.empty()) {
-        // The continue token outlived etcd's compaction window: start again from page one.
-        // What the pages so far gave the handler is still true; it simply sees it twice.
+        // The continue token outlived etcd's compaction window: the pages so far are not a
+        // consistent snapshot any more, so start again from the first page.
+        spdlog::info("kube: {}: list continue token expired; listing again", options.label);
         count_api_error("410");
         count_relist("expired");
         continue_token.clear();
+        objects = 0;
+        skipped = 0;
+        handler.on_list_started();
         continue;
       }
+      if (r.status == 404 && options.optional) co_return missing_collection();
       if (!r.ok()) {
         count_api_error(r.status == 0 ? "network" : std::to_string(r.status));
         count_relist("retry");
@@ -142,19 +156,43 @@ struct Reflector::State : std::enable_shared_from_this<Reflector::State> {
         co_return wait;
       }
       for (const auto& err : page.errors) spdlog::warn("kube: {}: skipped: {}", options.label, err);
-      objects += page.pods.size() + page.targets.size() + page.vpas.size();
+      skipped += page.errors.size();
+      objects += object_count(page);
       resource_version = page.list_resource_version;
       continue_token = page.list_continue;
       handler.on_objects(page, true);
       if (continue_token.empty()) break;
     }
-    spdlog::info("kube: listed {}: {} objects at resourceVersion {}", options.label, objects, resource_version);
+    if (missing) spdlog::info("kube: {} is available now", options.label);
+    spdlog::info("kube: listed {}: {} objects at resourceVersion {}{}", options.label, objects, resource_version,
+                 skipped == 0 ? std::string() : " (" + std::to_string(skipped) + " skipped)");
+    end_list(true);
+    co_return Clock::duration::zero();
+  }
+
+  // An optional collection whose CRD is not installed: an empty list for now, so readiness
+  // does not wait for it, and a list again every missing_retry until it appears.
+  Clock::duration missing_collection() {
+    if (!missing) {
+      spdlog::warn("kube: {} not found (is the CRD installed?); treating it as empty and trying again every {} ms",
+                   options.label, options.missing_retry.count());
+    }
+    count_api_error("404");
+    resource_version.clear();
+    end_list(false);
+    return options.missing_retry;
+  }
+
+  // A list is complete, or (not `found`) its optional collection is missing, which counts
+  // as an empty list that is due again.
+  void end_list(bool found) {
+    missing = !found;
     listed = true;
-    need_list = false;
+    need_list = !found;
     listed_at = Clock::now();
     backoff.reset();
+    if (found) handler.on_progress();
     handler.on_listed();
-    co_return Clock::duration::zero();
   }
 
   struct WatchState {
@@ -197,6 +235,7 @@ struct Reflector::State : std::enable_shared_from_this<Reflector::State> {
         return false;
     }
     if (!event.resource_version.empty()) resource_version = std::move(event.resource_version);
+    handler.on_progress();
     return true;
   }
 
@@ -248,6 +287,7 @@ struct Reflector::State : std::enable_shared_from_this<Reflector::State> {
       count_watch_restart("timeout");
       // A server that ends every watch at once would make this loop spin: back off then.
       if (result.lines == 0 && Clock::now() - started < 1s) co_return backoff.next(rng());
+      spdlog::debug("kube: watch {} ended; resuming at resourceVersion {}", options.label, resource_version);
       co_return Clock::duration::zero();
     }
     count_api_error(result.status == 0 ? "network" : "dropped");

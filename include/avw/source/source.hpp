@@ -5,7 +5,7 @@
 // The server then posts the snapshot to every worker; admission never waits for a source.
 //
 // Implementations: source::FileSource (`--recommendations FILE`, reloaded on change) and
-// kube::ApiSource (list+watch through the Kubernetes API).
+// source::ApiSource (list+watch through the Kubernetes API).
 #pragma once
 
 #include <chrono>

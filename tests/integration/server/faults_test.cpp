@@ -1,7 +1,7 @@
 // Faults under steady load. In every case a few client threads keep sending the captured
 // AdmissionReview of a KubernetesPodOperator pod while a fault is injected, and every single
 // request must be answered 200 with the right patch: the API server down, failing or hanging
-// (the server in-process with kube::make_api_source and short backoff, so minutes become
+// (the server in-process with source::make_api_source and short backoff, so minutes become
 // seconds; scripts/soak runs the real minutes), certificates rotated, and SIGTERM on the real
 // binary with the Kubernetes API source.
 #include <signal.h>
@@ -14,9 +14,9 @@
 #include <catch2/catch.hpp>
 #include <spdlog/spdlog.h>
 
-#include "avw/kube/api_source.hpp"
+#include "avw/source/api_source.hpp"
 #include "harness.hpp"
-#include "integration/kube/harness.hpp"
+#include "integration/source/harness.hpp"
 #include "support/json_patch.hpp"
 #include "support/net/admission_load.hpp"
 #include "support/net/fake_api_server.hpp"
@@ -117,8 +117,8 @@ void check_no_failure(const LoadReport& report) {
   CHECK(report.answered > 0);
 }
 
-// The server in-process, reading the fake API server through kube::make_api_source.
-HarnessOptions kube_harness(const FakeApiServer& api, kube::ApiSourceOptions source) {
+// The server in-process, reading the fake API server through source::make_api_source.
+HarnessOptions kube_harness(const FakeApiServer& api, source::ApiSourceOptions source) {
   HarnessOptions o;
   o.write_recommendations = false;
   o.configure = [](server::ServerOptions& s) {
@@ -127,7 +127,7 @@ HarnessOptions kube_harness(const FakeApiServer& api, kube::ApiSourceOptions sou
     s.decision.gates.min_samples = 0;
   };
   o.make_source = [config = config_for(api), source](boost::asio::io_context& control, metrics::Registry& registry) {
-    return kube::make_api_source(control, config, source, registry);
+    return source::make_api_source(control, config, source, registry);
   };
   return o;
 }
@@ -139,7 +139,7 @@ void set_cpu(FakeApiServer& api, const std::string& cpu) {
 // The server in-process on the fake API server, synced, under load from three keep-alive
 // threads that expect the fixture VPA's 25m (and GET /readyz to answer 200 every tenth request).
 struct UnderLoad {
-  explicit UnderLoad(kube::ApiSourceOptions source = fast_options()) : h(kube_harness(api, std::move(source))) {
+  explicit UnderLoad(source::ApiSourceOptions source = fast_options()) : h(kube_harness(api, std::move(source))) {
     REQUIRE(eventually([&] { return h.client().request("GET", "/readyz").status == 200; }));
     LoadOptions o = load_for(h.port(), h.client_options(), expect, 3);
     o.readyz_every = 10;
@@ -211,7 +211,7 @@ TEST_CASE("while the API server answers 500 to everything admissions are unaffec
 
 TEST_CASE("while the API server hangs admissions are unaffected, and the source recovers by itself",
           "[server][faults]") {
-  kube::ApiSourceOptions source = fast_options();
+  source::ApiSourceOptions source = fast_options();
   // A silent watch is given up timeoutSeconds (1..2 s) + 1 s after it started, a request or
   // connection after 1 s.
   source.watch_timeout = 1s;

@@ -27,7 +27,7 @@ struct HarnessOptions {
   bool client_ca = false;
   std::function<void(server::ServerOptions&)> configure;
   /// The recommendation source, made on the server's control context (e.g. with
-  /// kube::make_api_source); empty: a FileSource reading recommendations_file.
+  /// source::make_api_source); empty: a FileSource reading recommendations_file.
   std::function<std::unique_ptr<source::RecommendationSource>(boost::asio::io_context&, metrics::Registry&)>
       make_source;
 };

@@ -1,9 +1,11 @@
 // File: api_source.hpp
 //
-// kube::ApiSource: recommendations from the Kubernetes API. For each resource it needs
+// source::ApiSource: recommendations from the Kubernetes API. Each resource it needs
 // (VerticalPodAutoscalers, AirflowTasks, LimitRanges, VerticalPodAutoscalerCheckpoints, and
-// Namespaces for their gate-override annotations) it lists (paginated) and then watches from
-// the list's resourceVersion, keeping one map per resource and namespace. Changes are coalesced and a new core::Snapshot is published.
+// Namespaces for their gate-override annotations) is kept in view by one kube::Reflector per
+// namespace, which lists it (paginated) and then watches from the list's resourceVersion. A
+// snapshot aggregator keeps one map per resource and namespace, coalesces the changes and
+// publishes a new core::Snapshot:
 //
 //   - a watch that times out or drops resumes from the last resourceVersion seen (events and
 //     bookmarks both advance it);
@@ -38,13 +40,13 @@ namespace avw::metrics {
 class Registry;
 }
 
-namespace avw::kube {
+namespace avw::source {
 
 struct ApiSourceOptions {
   /// Namespaces to read; empty: all namespaces (cluster-wide list and watch).
   std::vector<std::string> namespaces;
   core::StoreOptions store;
-  ClientOptions client;
+  kube::ClientOptions client;
   /// Objects per list page (`limit`).
   std::uint32_t page_size = 500;
   /// A watch asks the server to end it after watch_timeout plus up to 100 % jitter
@@ -56,7 +58,7 @@ struct ApiSourceOptions {
   std::chrono::seconds resync{1800};
   /// Rebuilds happen at most this often while events arrive.
   std::chrono::milliseconds coalesce{150};
-  BackoffPolicy backoff;
+  kube::BackoffPolicy backoff;
   /// How often a resource whose CRD is missing (404) is listed again.
   std::chrono::milliseconds missing_retry{60'000};
   /// How often /scale of non-AirflowTask targets is read again.
@@ -70,9 +72,7 @@ struct ApiSourceOptions {
 
 /// Builds the source. Throws ConfigError when `config` cannot be used (bad CA, key, URL).
 /// `registry` must outlive the source.
-std::unique_ptr<source::RecommendationSource> make_api_source(boost::asio::io_context& control,
-                                                              ClusterConfig config,
-                                                              ApiSourceOptions options,
-                                                              metrics::Registry& registry);
+std::unique_ptr<RecommendationSource> make_api_source(boost::asio::io_context& control, kube::ClusterConfig config,
+                                                      ApiSourceOptions options, metrics::Registry& registry);
 
-}  // namespace avw::kube
+}  // namespace avw::source

@@ -1,5 +1,5 @@
 // A measurement, not a test: hidden by its "[.measure]" tag, run on demand with
-//   build/tests/integration/integration_kube "[.measure]"      (AVW_MEASURE_VPAS=N to change N)
+//   build/tests/integration/integration_source "[.measure]"      (AVW_MEASURE_VPAS=N to change N)
 // It prints the time to the first complete snapshot and the process RSS for N VPAs plus their
 // AirflowTasks, served by the fake API server in the same process.
 #include <chrono>
@@ -79,7 +79,7 @@ TEST_CASE("measure: first sync of many VPAs and AirflowTasks", "[.measure][kube]
 
   const long rss_before = rss_kib();
   const auto start = Clock::now();
-  avw::kube::ApiSourceOptions options;  // production defaults: pages of 500, 150 ms coalescing
+  avw::source::ApiSourceOptions options;  // production defaults: pages of 500, 150 ms coalescing
   avw::test::SourceHarness h(avw::test::config_for(api), options);
   REQUIRE(h.wait_for_snapshot([&](const avw::core::Snapshot& s) { return s.vpa_count() == std::size_t(n) + 3; },
                               std::chrono::milliseconds(300'000)));

@@ -1,4 +1,4 @@
-// kube::ApiSource against the fake API server: list, watch, relist, backoff, recovery.
+// source::ApiSource against the fake API server: list, watch, relist, backoff, recovery.
 #include <string>
 
 #include <catch2/catch.hpp>
