@@ -2,7 +2,6 @@
 // or `serve`: logging, metrics, the HTTPS server and a recommendation source.
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -66,22 +65,20 @@ SourceFactory make_source(const cli::Config& config, std::optional<kube::Cluster
 }
 
 /// Provisioning: AirflowTasks and VPAs for the tasks admitted, with the API source only.
-/// Workers call observe() through `slot`, which is filled once the provisioner exists.
-using ProvisionerSlot = std::shared_ptr<std::atomic<provision::Provisioner*>>;
-
+/// Made before the server runs, so the workers' observer points at a provisioner that exists.
 struct Provisioning {
-  explicit Provisioning(ProvisionerSlot s) : slot(std::move(s)) {}
+  Provisioning() = default;
   Provisioning(const Provisioning&) = delete;
   Provisioning& operator=(const Provisioning&) = delete;
 
-  ProvisionerSlot slot;
-  std::unique_ptr<kube::Client> client;
+  // Shared with the provisioner's coroutines, as the closed loop's client is with its watch.
+  std::shared_ptr<kube::Client> client;
   std::unique_ptr<provision::Provisioner> provisioner;
 
   void start(boost::asio::io_context& control, const kube::ClusterConfig& cluster, const cli::Config& config,
              metrics::Registry& registry) {
     using std::chrono::duration_cast;
-    client = std::make_unique<kube::Client>(control, cluster);
+    client = std::make_shared<kube::Client>(control, cluster);
     provision::ProvisionerOptions options;
     options.refresh = duration_cast<std::chrono::seconds>(config.provision_refresh);
     options.gc_interval = config.provision_gc_interval;
@@ -89,12 +86,10 @@ struct Provisioning {
     options.label_keys = config.decision().keys;
     options.recommender = config.vpa_recommender;
     options.recommendation_grace = duration_cast<std::chrono::seconds>(config.missing_recommendation_after);
-    provisioner = provision::make_provisioner(control, *client, options, registry);
+    provisioner = provision::make_provisioner(control, client, options, registry);
     provisioner->start();
-    slot->store(provisioner.get(), std::memory_order_release);
   }
   ~Provisioning() {
-    slot->store(nullptr, std::memory_order_release);
     if (provisioner) provisioner->stop();
     if (client) client->close();
   }
@@ -140,15 +135,8 @@ int serve(const cli::Config& config) {
   struct LoggingShutdown {
     ~LoggingShutdown() { spdlog::shutdown(); }
   } logging_shutdown;
-  const auto slot = std::make_shared<std::atomic<provision::Provisioner*>>(nullptr);
-  server::ServerOptions options = config.server;
-  if (cluster && config.provision) {
-    options.on_task_pod = [slot](const core::TaskKey& key) {
-      if (provision::Provisioner* p = slot->load(std::memory_order_acquire)) p->observe(key);
-    };
-  }
   try {
-    server::Server server(options, registry);
+    server::Server server(config.server, registry);
     // Declared after the server: the loop, the provisioner and their clients go before the
     // io_context; the source, which tells the loop, goes before the loop.
     ClosedLoop closed_loop;
@@ -159,8 +147,13 @@ int serve(const cli::Config& config) {
         watch->publish(std::move(snapshot));
       });
     }
-    Provisioning provisioning(slot);
-    if (options.on_task_pod) provisioning.start(server.control_context(), *cluster, config, registry);
+    // Declared after the server too: the workers, which observe through it, stop first.
+    Provisioning provisioning;
+    if (cluster && config.provision) {
+      provisioning.start(server.control_context(), *cluster, config, registry);
+      server.observe_task_pods(
+          [provisioner = provisioning.provisioner.get()](const core::TaskKey& key) { provisioner->observe(key); });
+    }
     server.run(*source);
   } catch (const server::StartupError& e) {
     spdlog::shutdown();  // the buffered lines go before this one

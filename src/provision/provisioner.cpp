@@ -77,9 +77,9 @@ Attempt failed(const std::string& what, const kube::Response& r) {
 
 class State : public std::enable_shared_from_this<State> {
  public:
-  State(net::io_context& context, kube::Client& client, ProvisionerOptions options, metrics::Registry& registry)
+  State(net::io_context& context, std::shared_ptr<kube::Client> client, ProvisionerOptions options, metrics::Registry& registry)
       : context_(context),
-        client_(client),
+        client_(std::move(client)),
         options_(std::move(options)),
         rng_(std::random_device{}()),
         created_(result_counter(registry, "created")),
@@ -233,7 +233,7 @@ class State : public std::enable_shared_from_this<State> {
     const std::string where = id.namespace_ + "/" + name;
     Result result = Result::Refreshed;
     if (!known) {
-      const kube::Response r = co_await client_.request(
+      const kube::Response r = co_await client_->request(
           kube::Request("POST", airflow_task_path(id.namespace_), airflow_task_json(key, options_.label_keys)));
       if (r.status == 201) {
         result = Result::Created;
@@ -247,7 +247,7 @@ class State : public std::enable_shared_from_this<State> {
     // The status carries what /scale serves; its answer carries the uid of the object as it
     // is now (a replica may have deleted and re-created it since our POST).
     const TimePoint seen = now();
-    const kube::Response patched = co_await client_.request(
+    const kube::Response patched = co_await client_->request(
         kube::Request("PATCH", airflow_task_path(id.namespace_, name) + "/status",
                       status_patch_json(key, options_.label_keys, seen), "application/merge-patch+json"));
     if (patched.status == 404) {
@@ -263,7 +263,7 @@ class State : public std::enable_shared_from_this<State> {
     }
     known = true;
     // Posted on every refresh too: a VPA that someone deleted comes back; 409 is the usual answer.
-    const kube::Response vpa = co_await client_.request(
+    const kube::Response vpa = co_await client_->request(
         kube::Request("POST", vpa_path(id.namespace_), vpa_json(key, *uid, options_.recommender)));
     if (vpa.status == 201) {
       spdlog::info("provision: created VerticalPodAutoscaler {} (owner uid {})", where, *uid);
@@ -285,7 +285,7 @@ class State : public std::enable_shared_from_this<State> {
   // what went wrong.
   net::awaitable<std::optional<Attempt>> align_recommender(const std::string& namespace_, const std::string& name) {
     const std::string where = namespace_ + "/" + name;
-    const kube::Response got = co_await client_.request(kube::Request("GET", vpa_path(namespace_, name)));
+    const kube::Response got = co_await client_->request(kube::Request("GET", vpa_path(namespace_, name)));
     if (got.status == 404) {
       co_return Attempt{Attempt::Kind::Retry, Result::Refreshed,
                         "VerticalPodAutoscaler " + where + " is gone; creating it again"};
@@ -299,7 +299,7 @@ class State : public std::enable_shared_from_this<State> {
     }
     // Without the label it is someone else's VPA that happens to have the name: left alone.
     if (!vpa->managed || vpa->names(options_.recommender)) co_return std::nullopt;
-    const kube::Response patched = co_await client_.request(
+    const kube::Response patched = co_await client_->request(
         kube::Request("PATCH", vpa_path(namespace_, name),
                       recommenders_patch_json(options_.recommender, vpa->resource_version),
                       "application/merge-patch+json"));
@@ -346,7 +346,7 @@ class State : public std::enable_shared_from_this<State> {
     RecommenderTally tally;
     std::string continue_token;
     do {
-      const kube::Response r = co_await client_.request(
+      const kube::Response r = co_await client_->request(
           kube::Request("GET", managed_vpas_list_path(options_.vpa_page_size, continue_token)));
       if (stopped_) co_return;
       if (!r.ok()) {
@@ -424,7 +424,7 @@ class State : public std::enable_shared_from_this<State> {
     std::size_t listed = 0;
     std::string continue_token;
     do {
-      const kube::Response r = co_await client_.request(
+      const kube::Response r = co_await client_->request(
           kube::Request("GET", managed_tasks_list_path(options_.gc_page_size, continue_token)));
       if (stopped_) co_return;
       if (!r.ok()) {
@@ -456,7 +456,7 @@ class State : public std::enable_shared_from_this<State> {
     for (const ListedTask& task : stale) {
       if (stopped_) co_return;
       const std::string where = task.namespace_ + "/" + task.name;
-      const kube::Response r = co_await client_.request(kube::Request(
+      const kube::Response r = co_await client_->request(kube::Request(
           "DELETE", airflow_task_path(task.namespace_, task.name), delete_options_json(task.resource_version)));
       if (r.ok()) {
         ++deleted;
@@ -510,7 +510,7 @@ class State : public std::enable_shared_from_this<State> {
   }
 
   net::io_context& context_;
-  kube::Client& client_;
+  std::shared_ptr<kube::Client> client_;
   ProvisionerOptions options_;
   std::mt19937_64 rng_;
   std::atomic<std::size_t> pending_{0};
@@ -555,10 +555,10 @@ class ProvisionerImpl final : public Provisioner {
 
 }  // namespace
 
-std::unique_ptr<Provisioner> make_provisioner(net::io_context& control, kube::Client& client,
+std::unique_ptr<Provisioner> make_provisioner(net::io_context& control, std::shared_ptr<kube::Client> client,
                                               ProvisionerOptions options, metrics::Registry& registry) {
   return std::make_unique<ProvisionerImpl>(
-      std::make_shared<State>(control, client, std::move(options), registry));
+      std::make_shared<State>(control, std::move(client), std::move(options), registry));
 }
 
 }  // namespace avw::provision

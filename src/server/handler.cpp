@@ -122,8 +122,9 @@ bool is_json_content_type(std::string_view content_type) {
          });
 }
 
-Handler::Handler(const ServerOptions& options, ServerMetrics& metrics, const std::atomic<bool>& ready)
-    : options_(options), metrics_(metrics), ready_(ready) {}
+Handler::Handler(const ServerOptions& options, ServerMetrics& metrics, const std::atomic<bool>& ready,
+                 const TaskPodObserver& task_pods)
+    : options_(options), metrics_(metrics), ready_(ready), task_pods_(task_pods) {}
 
 void Handler::error(unsigned status, std::string_view message, HttpReply& reply) const {
   reply.status = status;
@@ -140,9 +141,10 @@ void Handler::handle(const HttpRequest& request, const core::Snapshot& snapshot,
     return;
   }
   if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-    if (request.method != Method::Get) {
-      reply.allow = "GET";
-      error(405, "method not allowed: use GET", reply);
+    // HEAD answers as GET does; the session leaves the body out.
+    if (request.method != Method::Get && request.method != Method::Head) {
+      reply.allow = "GET, HEAD";
+      error(405, "method not allowed: use GET or HEAD", reply);
       return;
     }
     reply.content_type = kTextPlain;
@@ -188,7 +190,7 @@ void Handler::admission(AdmissionPath path, const HttpRequest& request, const co
     for (core::Gate g : a.decision.gates) metrics_.gate_held[static_cast<std::size_t>(g)]->inc();
     if (!a.review.request().dry_run) {
       count_resources(metrics_, mode, a.decision);
-      if (a.decision.task && options_.on_task_pod) options_.on_task_pod(*a.decision.task);
+      if (a.decision.task && task_pods_) task_pods_(*a.decision.task);
     }
     log_decision(path, mode, a);
     reply.status = 200;

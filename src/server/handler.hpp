@@ -1,7 +1,7 @@
 // Routing and request handling, free of Boost: the session hands over a parsed request and
 // gets the reply to write. Runs on a worker thread; reads the worker's snapshot.
 //
-// Routes: POST /mutate, POST /audit, GET /healthz, GET /readyz, GET /metrics. The query
+// Routes: POST /mutate, POST /audit, GET (or HEAD) /healthz, /readyz, /metrics. The query
 // string is ignored (the API server calls `/mutate?timeout=10s`). Errors are JSON
 // `{"error":"..."}`: 404 unknown path, 405 wrong method (with Allow), 415 a body that is not
 // application/json, 400 a malformed AdmissionReview, 413 (from the session) a body over the
@@ -19,7 +19,7 @@
 
 namespace avw::server {
 
-enum class Method : std::uint8_t { Get, Post, Other };
+enum class Method : std::uint8_t { Get, Head, Post, Other };
 
 struct HttpRequest {
   Method method = Method::Other;
@@ -38,7 +38,8 @@ struct HttpReply {
 
 class Handler {
  public:
-  Handler(const ServerOptions& options, ServerMetrics& metrics, const std::atomic<bool>& ready);
+  Handler(const ServerOptions& options, ServerMetrics& metrics, const std::atomic<bool>& ready,
+          const TaskPodObserver& task_pods);
 
   /// `parser` is the calling worker's: it decodes this request's review, if any.
   void handle(const HttpRequest& request, const core::Snapshot& snapshot, core::ReviewParser& parser,
@@ -53,6 +54,7 @@ class Handler {
   const ServerOptions& options_;
   ServerMetrics& metrics_;
   const std::atomic<bool>& ready_;
+  const TaskPodObserver& task_pods_;
 };
 
 /// True for `application/json`, with any parameters (`; charset=utf-8`), in any case.

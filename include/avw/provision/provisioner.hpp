@@ -96,9 +96,9 @@ class Provisioner {
   virtual void stop() = 0;
 };
 
-/// `client` and `registry` must outlive the provisioner and every operation it started on
-/// `control`.
-std::unique_ptr<Provisioner> make_provisioner(boost::asio::io_context& control, kube::Client& client,
+/// The operations it started on `control` share `client`, so a suspended one destroyed with
+/// the context after the provisioner still has it; `registry` must outlive them.
+std::unique_ptr<Provisioner> make_provisioner(boost::asio::io_context& control, std::shared_ptr<kube::Client> client,
                                               ProvisionerOptions options, metrics::Registry& registry);
 
 }  // namespace avw::provision

@@ -69,10 +69,11 @@ struct ServerOptions {
   std::function<std::chrono::steady_clock::time_point()> duration_clock = [] {
     return std::chrono::steady_clock::now();
   };
-  /// Called on a worker for the task pod of every admission on /mutate and /audit that is not
-  /// a server-side dry run (provisioning). Must be cheap, thread-safe and never block.
-  std::function<void(const core::TaskKey&)> on_task_pod;
 };
+
+/// Called on a worker for the task pod of every admission on /mutate and /audit that is not
+/// a server-side dry run (provisioning). Must be cheap, thread-safe and never block.
+using TaskPodObserver = std::function<void(const core::TaskKey&)>;
 
 /// A configuration problem found at start-up (unreadable certificate, address in use...).
 /// The message is one line, meant for stderr.
@@ -93,6 +94,9 @@ class Server {
   boost::asio::io_context& control_context();
   /// The bound port (useful with listen_port 0).
   std::uint16_t port() const;
+  /// Sets who hears of admitted task pods (none by default). Call before run(): whatever
+  /// observes them (the provisioner) is made on control_context(), after the server.
+  void observe_task_pods(TaskPodObserver observer);
 
   /// Starts `source`, serves until shutdown, stops the source, returns. Call once.
   void run(source::RecommendationSource& source);

@@ -74,7 +74,7 @@ class Replica {
  public:
   Replica(const FakeApiServer& api, std::shared_ptr<FakeClock> clock,
           std::function<void(provision::ProvisionerOptions&)> tune = {})
-      : work_(context_.get_executor()), client_(context_, config_for(api), client_options()) {
+      : work_(context_.get_executor()), client_(std::make_shared<avw::kube::Client>(context_, config_for(api), client_options())) {
     provision::ProvisionerOptions options;
     options.backoff = {10ms, 50ms};
     options.clock = [clock] { return clock->now(); };
@@ -86,7 +86,7 @@ class Replica {
 
   ~Replica() {
     provisioner_->stop();
-    net::post(context_, [this] { client_.close(); });
+    net::post(context_, [this] { client_->close(); });
     work_.reset();
     thread_.join();
   }
@@ -136,7 +136,7 @@ class Replica {
   net::io_context context_;
   net::executor_work_guard<net::io_context::executor_type> work_;
   avw::metrics::Registry registry_;
-  avw::kube::Client client_;
+  std::shared_ptr<avw::kube::Client> client_;
   std::unique_ptr<provision::Provisioner> provisioner_;
   std::thread thread_;
 };
