@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "avw/core/oom_kill.hpp"
+#include "avw/core/run_stats.hpp"
 #include "avw/core/task_pod.hpp"
 #include "json_fields.hpp"
 
@@ -16,5 +17,8 @@ namespace avw::core {
 TaskPod decode_task_pod(const json_fields::Value& object);
 /// An AirflowTask's status.oomKills (oom_kill.cpp); `list` may be nullptr.
 std::vector<OomKill> decode_oom_kills(const json_fields::Value* list, std::string_view path);
+/// An AirflowTask's status.runs (run_stats.cpp); `runs` may be nullptr. Never throws: a
+/// malformed record is RunStats{}, no runs observed.
+RunStats decode_run_stats(const json_fields::Value* runs);
 
 }  // namespace avw::core
