@@ -1,5 +1,5 @@
-// airflow-vpa-webhook: wiring only. Flags -> Config (cli), then either the offline `review`
-// or `serve`: logging, metrics, the HTTPS server and a recommendation source.
+// airflow-vpa-webhook: wiring only. Flags -> Config (cli), then the offline `review` or
+// `report`, or `serve`: logging, metrics, the HTTPS server and a recommendation source.
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -17,6 +17,7 @@
 
 #include "avw/cli/config.hpp"
 #include "avw/cli/logging.hpp"
+#include "avw/cli/report.hpp"
 #include "avw/cli/review.hpp"
 #include "avw/source/api_source.hpp"
 #include "avw/kube/client.hpp"
@@ -178,6 +179,8 @@ int main(int argc, char** argv) {
         return 0;
       case cli::Command::Review:
         return cli::run_review(config, std::cin, std::cout, std::cerr);
+      case cli::Command::Report:
+        return cli::run_report(config, std::cout, std::cerr);
       case cli::Command::Serve:
         return serve(config);
     }

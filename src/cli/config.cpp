@@ -19,7 +19,8 @@
 namespace avw::cli {
 namespace {
 
-enum Scope : unsigned { kServe = 1, kReview = 2, kBoth = kServe | kReview };
+// The commands a flag belongs to. The decision's flags go to every command that decides.
+enum Scope : unsigned { kServe = 1, kReview = 2, kReport = 4, kDecide = kServe | kReview | kReport };
 
 struct Flag {
   std::string_view name;  // without the leading dashes
@@ -142,20 +143,20 @@ void set_step(Config& c, std::string_view flag, std::string_view value, core::Re
 
 const std::vector<Flag>& flags() {
   static const std::vector<Flag> table = {
-      // Shared by serve and review.
-      {"recommendations", kBoth, true, [](Config& c, std::string_view v) { c.recommendations = v; }},
-      {"dry-run", kBoth, false, [](Config& c, std::string_view) { c.dry_run = true; }},
-      {"recommendation-field", kBoth, true,
+      // Shared by the commands that decide.
+      {"recommendations", kDecide, true, [](Config& c, std::string_view v) { c.recommendations = v; }},
+      {"dry-run", kServe | kReview, false, [](Config& c, std::string_view) { c.dry_run = true; }},
+      {"recommendation-field", kDecide, true,
        [](Config& c, std::string_view v) {
          const auto f = core::recommendation_field_from_string(v);
          if (!f) fail("recommendation-field", quoted(v) + " is not target, lowerBound, upperBound or uncappedTarget");
          c.server.decision.field = *f;
        }},
-      {"min-cpu", kBoth, true, [](Config& c, std::string_view v) { set_resource_bound(c, "min-cpu", v, core::Resource::Cpu, true); }},
-      {"max-cpu", kBoth, true, [](Config& c, std::string_view v) { set_resource_bound(c, "max-cpu", v, core::Resource::Cpu, false); }},
-      {"min-memory", kBoth, true, [](Config& c, std::string_view v) { set_resource_bound(c, "min-memory", v, core::Resource::Memory, true); }},
-      {"max-memory", kBoth, true, [](Config& c, std::string_view v) { set_resource_bound(c, "max-memory", v, core::Resource::Memory, false); }},
-      {"allowed-update-modes", kBoth, true,
+      {"min-cpu", kDecide, true, [](Config& c, std::string_view v) { set_resource_bound(c, "min-cpu", v, core::Resource::Cpu, true); }},
+      {"max-cpu", kDecide, true, [](Config& c, std::string_view v) { set_resource_bound(c, "max-cpu", v, core::Resource::Cpu, false); }},
+      {"min-memory", kDecide, true, [](Config& c, std::string_view v) { set_resource_bound(c, "min-memory", v, core::Resource::Memory, true); }},
+      {"max-memory", kDecide, true, [](Config& c, std::string_view v) { set_resource_bound(c, "max-memory", v, core::Resource::Memory, false); }},
+      {"allowed-update-modes", kDecide, true,
        [](Config& c, std::string_view v) {
          std::vector<core::UpdateMode> modes;
          std::size_t start = 0;
@@ -169,21 +170,21 @@ const std::vector<Flag>& flags() {
          }
          c.store.allowed_update_modes = std::move(modes);
        }},
-      {"dag-id-label", kBoth, true, [](Config& c, std::string_view v) { c.server.decision.keys.dag_id = label_key_flag("dag-id-label", v); }},
-      {"task-id-label", kBoth, true, [](Config& c, std::string_view v) { c.server.decision.keys.task_id = label_key_flag("task-id-label", v); }},
-      {"pod-operator-label", kBoth, true, [](Config& c, std::string_view v) { c.server.decision.keys.pod_operator = label_key_flag("pod-operator-label", v); }},
-      {"executor-label", kBoth, true, [](Config& c, std::string_view v) { c.server.decision.keys.executor = label_key_flag("executor-label", v); }},
-      {"try-number-label", kBoth, true, [](Config& c, std::string_view v) { c.server.decision.keys.try_number = label_key_flag("try-number-label", v); }},
+      {"dag-id-label", kDecide, true, [](Config& c, std::string_view v) { c.server.decision.keys.dag_id = label_key_flag("dag-id-label", v); }},
+      {"task-id-label", kDecide, true, [](Config& c, std::string_view v) { c.server.decision.keys.task_id = label_key_flag("task-id-label", v); }},
+      {"pod-operator-label", kDecide, true, [](Config& c, std::string_view v) { c.server.decision.keys.pod_operator = label_key_flag("pod-operator-label", v); }},
+      {"executor-label", kDecide, true, [](Config& c, std::string_view v) { c.server.decision.keys.executor = label_key_flag("executor-label", v); }},
+      {"try-number-label", kDecide, true, [](Config& c, std::string_view v) { c.server.decision.keys.try_number = label_key_flag("try-number-label", v); }},
       // Safety gates (core/gates.hpp); namespace and pod annotations override them.
-      {"min-history", kBoth, true,
+      {"min-history", kDecide, true,
        [](Config& c, std::string_view v) {
          const auto s = core::parse_duration_seconds(v);
          if (!s) fail("min-history", quoted(v) + " is not a duration such as 48h, 90m or 0");
          c.server.decision.gates.min_history_seconds = *s;
        }},
-      {"min-samples", kBoth, true,
+      {"min-samples", kDecide, true,
        [](Config& c, std::string_view v) { c.server.decision.gates.min_samples = parse_int<std::int64_t>("min-samples", v, 0, 1'000'000'000); }},
-      {"retry-memory-factor", kBoth, true,
+      {"retry-memory-factor", kDecide, true,
        [](Config& c, std::string_view v) {
          const auto f = core::Quantity::parse(v);
          if (!f || *f < core::Quantity::from_units(1) || *f > core::Quantity::from_units(16)) {
@@ -192,7 +193,7 @@ const std::vector<Flag>& flags() {
          c.server.decision.gates.retry_memory_factor = *f;
        }},
       // The closed loop's OOM floor (core/oom_floor.hpp).
-      {"oom-bump-ratio", kBoth, true,
+      {"oom-bump-ratio", kDecide, true,
        [](Config& c, std::string_view v) {
          const auto f = core::Quantity::parse(v);
          if (!f || *f < core::Quantity::from_units(1) || *f > core::Quantity::from_units(16)) {
@@ -200,26 +201,44 @@ const std::vector<Flag>& flags() {
          }
          c.server.decision.oom.bump_ratio = *f;
        }},
-      {"oom-min-bump", kBoth, true,
+      {"oom-min-bump", kDecide, true,
        [](Config& c, std::string_view v) {
          const auto q = core::Quantity::parse(v);
          if (!q || q->is_negative()) fail("oom-min-bump", quoted(v) + " is not a memory quantity such as 100Mi");
          c.server.decision.oom.min_bump = *q;
        }},
-      {"oom-floor-clean-runs", kBoth, true,
+      {"oom-floor-clean-runs", kDecide, true,
        [](Config& c, std::string_view v) { c.server.decision.oom.clean_runs_to_lift = parse_int<std::int64_t>("oom-floor-clean-runs", v, 1, 1000); }},
-      {"max-decrease-cpu", kBoth, true, [](Config& c, std::string_view v) { set_step(c, "max-decrease-cpu", v, core::Resource::Cpu, true); }},
-      {"max-decrease-memory", kBoth, true, [](Config& c, std::string_view v) { set_step(c, "max-decrease-memory", v, core::Resource::Memory, true); }},
-      {"max-increase-cpu", kBoth, true, [](Config& c, std::string_view v) { set_step(c, "max-increase-cpu", v, core::Resource::Cpu, false); }},
-      {"max-increase-memory", kBoth, true, [](Config& c, std::string_view v) { set_step(c, "max-increase-memory", v, core::Resource::Memory, false); }},
+      {"max-decrease-cpu", kDecide, true, [](Config& c, std::string_view v) { set_step(c, "max-decrease-cpu", v, core::Resource::Cpu, true); }},
+      {"max-decrease-memory", kDecide, true, [](Config& c, std::string_view v) { set_step(c, "max-decrease-memory", v, core::Resource::Memory, true); }},
+      {"max-increase-cpu", kDecide, true, [](Config& c, std::string_view v) { set_step(c, "max-increase-cpu", v, core::Resource::Cpu, false); }},
+      {"max-increase-memory", kDecide, true, [](Config& c, std::string_view v) { set_step(c, "max-increase-memory", v, core::Resource::Memory, false); }},
       // review
       {"review", kReview, true, [](Config& c, std::string_view v) { c.review_file = v; }},
+      // report
+      {"output", kReport, true,
+       [](Config& c, std::string_view v) {
+         if (v == "table") c.report_format = ReportFormat::Table;
+         else if (v == "json") c.report_format = ReportFormat::Json;
+         else if (v == "csv") c.report_format = ReportFormat::Csv;
+         else fail("output", quoted(v) + " is not table, json or csv");
+       }},
+      {"namespace", kReport, true, [](Config& c, std::string_view v) { c.report_query.namespace_ = v; }},
+      {"dag", kReport, true, [](Config& c, std::string_view v) { c.report_query.dag_id = v; }},
+      {"sort", kReport, true,
+       [](Config& c, std::string_view v) {
+         const auto s = core::fleet_sort_from_string(v);
+         if (!s) fail("sort", quoted(v) + " is not name, cpu-savings, memory-savings, last-seen or runs");
+         c.report_query.sort = *s;
+       }},
+      {"limit", kReport, true,
+       [](Config& c, std::string_view v) { c.report_query.limit = parse_int<std::size_t>("limit", v, 0, 100'000'000); }},
       // serve
       {"listen", kServe, true, parse_listen},
       {"tls-cert", kServe, true, [](Config& c, std::string_view v) { c.server.tls_cert = v; }},
       {"tls-key", kServe, true, [](Config& c, std::string_view v) { c.server.tls_key = v; }},
       {"client-ca", kServe, true, [](Config& c, std::string_view v) { c.server.client_ca = v; }},
-      {"kubeconfig", kServe, true, [](Config& c, std::string_view v) { c.kubeconfig = v; }},
+      {"kubeconfig", kServe | kReport, true, [](Config& c, std::string_view v) { c.kubeconfig = v; }},
       {"disable-provisioning", kServe, false, [](Config& c, std::string_view) { c.provision = false; }},
       {"disable-run-watch", kServe, false, [](Config& c, std::string_view) { c.run_watch = false; }},
       {"provision-refresh", kServe, true, [](Config& c, std::string_view v) { c.provision_refresh = duration_flag("provision-refresh", v, false); }},
@@ -255,6 +274,20 @@ const std::vector<Flag>& flags() {
   return table;
 }
 
+// "serve", "serve and report", ...: the commands of a scope, for messages.
+std::string commands_of(unsigned scope) {
+  std::vector<std::string_view> names;
+  if ((scope & kServe) != 0) names.push_back("serve");
+  if ((scope & kReview) != 0) names.push_back("review");
+  if ((scope & kReport) != 0) names.push_back("report");
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i != 0) out += i + 1 == names.size() ? " and " : ", ";
+    out += names[i];
+  }
+  return out;
+}
+
 void validate(Config& c) {
   auto& d = c.server.decision;
   for (const auto r : core::kResources) {
@@ -270,6 +303,10 @@ void validate(Config& c) {
 
   if (c.command == Command::Review) {
     if (c.recommendations.empty()) throw UsageError("review: --recommendations FILE is required");
+  } else if (c.command == Command::Report) {
+    if (!c.recommendations.empty() && !c.kubeconfig.empty()) {
+      throw UsageError("report: --recommendations and --kubeconfig are exclusive");
+    }
   } else if (c.command == Command::Serve) {
     c.server.dry_run = c.dry_run;
     if (c.server.tls_cert.empty() || c.server.tls_key.empty()) {
@@ -326,7 +363,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
 
 Config parse_args(std::span<const std::string_view> args) {
   Config c;
-  if (args.empty()) throw UsageError("missing command (serve or review); see --help");
+  if (args.empty()) throw UsageError("missing command (serve, review or report); see --help");
   const std::string_view command = args[0];
   unsigned scope = 0;
   if (command == "serve") {
@@ -335,18 +372,21 @@ Config parse_args(std::span<const std::string_view> args) {
   } else if (command == "review") {
     c.command = Command::Review;
     scope = kReview;
+  } else if (command == "report") {
+    c.command = Command::Report;
+    scope = kReport;
   } else if (command == "--help" || command == "-h" || command == "help") {
     c.command = Command::Help;
     if (command == "help" && args.size() > 1) c.help_topic = args[1];
-    if (!c.help_topic.empty() && c.help_topic != "serve" && c.help_topic != "review") {
-      throw UsageError("help: unknown command \"" + c.help_topic + "\" (serve or review)");
+    if (!c.help_topic.empty() && c.help_topic != "serve" && c.help_topic != "review" && c.help_topic != "report") {
+      throw UsageError("help: unknown command \"" + c.help_topic + "\" (serve, review or report)");
     }
     return c;
   } else if (command == "--version" || command == "version") {
     c.command = Command::Version;
     return c;
   } else {
-    throw UsageError("unknown command \"" + std::string(command) + "\" (serve or review); see --help");
+    throw UsageError("unknown command \"" + std::string(command) + "\" (serve, review or report); see --help");
   }
 
   // `serve --whatever --help` shows the help rather than complaining about --whatever.
@@ -375,8 +415,7 @@ Config parse_args(std::span<const std::string_view> args) {
                        " --help");
     }
     if ((it->scope & scope) == 0) {
-      throw UsageError(std::string(command) + ": --" + std::string(arg) + " is a flag of " +
-                       (it->scope == kServe ? "serve" : "review"));
+      throw UsageError(std::string(command) + ": --" + std::string(arg) + " is a flag of " + commands_of(it->scope));
     }
     if (it->takes_value) {
       if (!value) {
@@ -399,7 +438,7 @@ Config parse_args(std::span<const std::string_view> args) {
 
 std::string usage(std::string_view topic) {
   static constexpr std::string_view kDecision =
-      "Decision flags (serve and review):\n"
+      "Decision flags (serve, review and report):\n"
       "  --recommendation-field F   target (default), lowerBound, upperBound or uncappedTarget\n"
       "  --min-cpu Q, --max-cpu Q   bounds on any cpu request written (e.g. 10m, 4)\n"
       "  --min-memory Q, --max-memory Q\n"
@@ -476,6 +515,27 @@ std::string usage(std::string_view topic) {
                "\n") +
            std::string(kDecision);
   }
+  if (topic == "report") {
+    return std::string(
+               "Usage: airflow-vpa-webhook report [--recommendations FILE | --kubeconfig FILE] [--output table|json|csv]\n"
+               "                                  [flags]\n"
+               "\n"
+               "Prints the fleet view: per task (namespace, DAG, task, launcher) when it was last seen, its\n"
+               "runs, what its pods ask for, the recommendation, what the webhook would set now and why,\n"
+               "OOM kills, and the change in core-hours and GiB-hours a day (negative: saved), with totals\n"
+               "per namespace and per DAG. The same decision as serve's, made for each task's last run.\n"
+               "Exit 0 on success, 2 with one line on stderr on bad flags or input.\n"
+               "\n"
+               "  --recommendations FILE     read the objects from this file, as serve and review do\n"
+               "  --kubeconfig FILE          read them from the Kubernetes API (default: in-cluster)\n"
+               "  --output F                 table (default), json or csv\n"
+               "  --namespace NS             only the tasks of this namespace\n"
+               "  --dag DAG                  only the tasks of this DAG\n"
+               "  --sort S                   name (default), cpu-savings, memory-savings, last-seen or runs\n"
+               "  --limit N                  at most N rows; totals still count every matching task (0: all)\n"
+               "\n") +
+           std::string(kDecision);
+  }
   return "Usage: airflow-vpa-webhook COMMAND [flags]\n"
          "\n"
          "Sets the resource requests of Airflow task pods from VPA recommendations.\n"
@@ -483,6 +543,7 @@ std::string usage(std::string_view topic) {
          "Commands:\n"
          "  serve     run the HTTPS admission webhook\n"
          "  review    answer one AdmissionReview or Pod from a file or stdin, offline\n"
+         "  report    what the webhook would set for every task, and what it would save\n"
          "\n"
          "Run `airflow-vpa-webhook COMMAND --help` for the flags of a command.\n";
 }

@@ -9,26 +9,15 @@
 
 #include "avw/server/admission.hpp"
 #include "avw/source/file_source.hpp"
+#include "command_errors.hpp"
 #include "review_input.hpp"
 
 namespace avw::cli {
 namespace {
 
-constexpr std::string_view kPrefix = "airflow-vpa-webhook: review: ";
-constexpr std::size_t kMaxWarnings = 10;
+constexpr std::string_view kCommand = "review";
 
-std::string one_line(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return out;
-}
-
-int fail(std::ostream& err, std::string_view message) {
-  err << kPrefix << one_line(message) << '\n';
-  return 2;
-}
+int fail(std::ostream& err, std::string_view message) { return cli::fail(err, kCommand, message); }
 
 }  // namespace
 
@@ -39,13 +28,7 @@ int run_review(const Config& config, std::istream& in, std::ostream& out, std::o
   } catch (const source::LoadError& e) {
     return fail(err, e.what());
   }
-  for (std::size_t i = 0; i < loaded.skipped.size() && i < kMaxWarnings; ++i) {
-    err << kPrefix << "warning: skipped an object of " << config.recommendations << ": " << one_line(loaded.skipped[i])
-        << '\n';
-  }
-  if (loaded.skipped.size() > kMaxWarnings) {
-    err << kPrefix << "warning: skipped " << loaded.skipped.size() - kMaxWarnings << " more objects\n";
-  }
+  warn_skipped(err, kCommand, config.recommendations, loaded.skipped);
 
   std::string body;
   if (config.review_file.empty()) {
@@ -63,7 +46,7 @@ int run_review(const Config& config, std::istream& in, std::ostream& out, std::o
     // The admission's decision holds views into the review: it must outlive it.
     const std::string review = review_body_of(body);
     const server::Admission a = server::admit(review, *loaded.snapshot, config.decision(), mode);
-    if (!a.internal_error.empty()) err << kPrefix << "warning: internal error: " << one_line(a.internal_error) << '\n';
+    if (!a.internal_error.empty()) warn(err, kCommand, "internal error: " + a.internal_error);
     out << a.response << '\n';
     out.flush();
     if (!out) return fail(err, "cannot write the response");

@@ -11,6 +11,7 @@
 
 #include "avw/core/objects.hpp"
 #include "avw/core/oom_kill.hpp"
+#include "avw/core/run_stats.hpp"
 #include "avw/core/task_pod.hpp"
 #include "json_fields.hpp"
 
@@ -32,5 +33,8 @@ std::optional<ScaleTarget> decode_scale_target(const json_fields::Value& object,
 TaskPod decode_task_pod(const json_fields::Value& object);
 /// An AirflowTask's status.oomKills (oom_kill.cpp); `list` may be nullptr.
 std::vector<OomKill> decode_oom_kills(const json_fields::Value* list, std::string_view path);
+/// An AirflowTask's status.runs (run_stats.cpp); `runs` may be nullptr. Never throws: a
+/// malformed record is RunStats{}, no runs observed.
+RunStats decode_run_stats(const json_fields::Value* runs);
 
 }  // namespace avw::core

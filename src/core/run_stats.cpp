@@ -6,7 +6,7 @@
 #include "avw/core/decode_error.hpp"
 #include "avw/core/json_writer.hpp"
 #include "avw/core/rfc3339.hpp"
-#include "json_fields.hpp"
+#include "kind_decoders.hpp"
 
 namespace avw::core {
 namespace {
@@ -62,14 +62,26 @@ void member(std::string& out, std::string_view name) {
 
 }  // namespace
 
-double RunStats::runs_per_day() const {
-  if (observed == 0) return 0;
+double RunStats::window_days() const {
   const double span = static_cast<double>(std::max<std::int64_t>(last_finished_at - since, 0));
-  return static_cast<double>(observed) / (std::max(span, kSecondsPerDay) / kSecondsPerDay);
+  return std::max(span, kSecondsPerDay) / kSecondsPerDay;
 }
 
+double RunStats::runs_per_day() const { return any() ? static_cast<double>(observed) / window_days() : 0; }
+
 double RunStats::mean_run_seconds() const {
-  return observed == 0 ? 0 : static_cast<double>(seconds) / static_cast<double>(observed);
+  return any() ? static_cast<double>(seconds) / static_cast<double>(observed) : 0;
+}
+
+double RunStats::run_seconds_per_day() const { return mean_run_seconds() * runs_per_day(); }
+
+RunStats decode_run_stats(const Value* runs) {
+  if (runs == nullptr) return {};
+  try {
+    return decode_runs(*runs);
+  } catch (const ObjectError&) {
+    return {};  // shown, not written: a record edited by hand into nonsense is no runs observed
+  }
 }
 
 bool count_run(RunStats& stats, const FinishedRun& run) {

@@ -1,8 +1,10 @@
 // Writes the benchmark's inputs to stdout: a recommendations file of N synthetic tasks
 // (an AirflowTask and a VPA each, plus etl_daily/load that the captured KPO pod belongs to),
-// or an AdmissionReview of a large KubernetesPodOperator pod.
+// or an AdmissionReview of a large KubernetesPodOperator pod. `--fleet N` is `--tasks N` with
+// the AirflowTasks' status the fleet report reads (lastSeen, runs).
 //
 //   make_store --tasks 100000 > store.json
+//   make_store --fleet 10000 > fleet.json
 //   make_store --large-review 32768 > large-review.json
 #include <cstdio>
 #include <cstdlib>
@@ -13,7 +15,7 @@
 #include "synthetic_store.hpp"
 
 int main(int argc, char** argv) {
-  const std::string_view usage = "usage: make_store --tasks N | --large-review BYTES\n";
+  const std::string_view usage = "usage: make_store --tasks N | --fleet N | --large-review BYTES\n";
   if (argc != 3) {
     std::cerr << usage;
     return 2;
@@ -21,13 +23,14 @@ int main(int argc, char** argv) {
   const std::string_view what = argv[1];
   char* end = nullptr;
   const unsigned long long n = std::strtoull(argv[2], &end, 10);
-  if (end == argv[2] || *end != '\0' || (what != "--tasks" && what != "--large-review")) {
+  if (end == argv[2] || *end != '\0' || (what != "--tasks" && what != "--fleet" && what != "--large-review")) {
     std::cerr << usage;
     return 2;
   }
   try {
-    const std::string out = what == "--tasks" ? avw::bench::synthetic_store_json(static_cast<std::size_t>(n))
-                                              : avw::bench::large_review_json(static_cast<std::size_t>(n));
+    const auto count = static_cast<std::size_t>(n);
+    const std::string out = what == "--large-review" ? avw::bench::large_review_json(count)
+                                                     : avw::bench::synthetic_store_json(count, 20, what == "--fleet");
     std::fwrite(out.data(), 1, out.size(), stdout);
   } catch (const std::exception& e) {
     std::cerr << "make_store: " << e.what() << "\n";

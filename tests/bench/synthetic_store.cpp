@@ -4,13 +4,24 @@
 
 namespace avw::bench {
 
-std::string synthetic_store_json(std::size_t tasks, std::size_t namespaces) {
+std::string synthetic_store_json(std::size_t tasks, std::size_t namespaces, bool task_status) {
   std::string out = R"({"apiVersion":"v1","kind":"List","items":[)";
   out.reserve(tasks * 900);
-  auto add_task = [&out](const std::string& ns, const std::string& name, const std::string& dag, const std::string& task) {
+  auto add_task = [&out, task_status](const std::string& ns, const std::string& name, const std::string& dag,
+                                      const std::string& task) {
+    const std::string spec = task_status ? R"({"dagId":")" + dag + R"(","taskId":")" + task +
+                                               R"(","launcher":"PodOperator","replicas":0})"
+                                         : std::string(R"({"replicas":0})");
+    const std::string status =
+        task_status ? std::string(R"("lastSeen":"2026-12-06T08:00:00Z","runs":{"observed":42,"seconds":151200,)"
+                                  R"("since":"2026-11-01T08:00:00Z","lastFinishedAt":"2026-12-06T08:41:00Z",)"
+                                  R"("containers":[{"name":"base","cpu":"1","memory":"2Gi"},)"
+                                  R"({"name":"airflow-xcom-sidecar","cpu":"1m","memory":"10Mi"}]},)")
+                    : std::string();
     out += R"({"apiVersion":"airflow-vpa-webhook.io/v1alpha1","kind":"AirflowTask","metadata":{"name":")" + name +
-           R"(","namespace":")" + ns + R"(","creationTimestamp":"2026-11-01T00:00:00Z"},"spec":{"replicas":0},)"
-           R"("status":{"replicas":0,"selector":"dag_id=)" + dag + ",task_id=" + task + R"(,kubernetes_pod_operator=True"}},)";
+           R"(","namespace":")" + ns + R"(","creationTimestamp":"2026-11-01T00:00:00Z"},"spec":)" + spec + "," +
+           R"("status":{)" + status + R"("replicas":0,"selector":"dag_id=)" + dag + ",task_id=" + task +
+           R"(,kubernetes_pod_operator=True"}},)";
     out += R"({"apiVersion":"autoscaling.k8s.io/v1","kind":"VerticalPodAutoscaler","metadata":{"name":")" + name +
            R"(","namespace":")" + ns + R"(","creationTimestamp":"2026-11-01T00:00:00Z"},"spec":{"targetRef":)"
            R"({"apiVersion":"airflow-vpa-webhook.io/v1alpha1","kind":"AirflowTask","name":")" + name +

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "avw/core/decision.hpp"
+#include "avw/core/fleet_report.hpp"
 #include "avw/core/store.hpp"
 #include "avw/server/server.hpp"
 
@@ -30,15 +31,16 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { Help, Version, Serve, Review };
+enum class Command { Help, Version, Serve, Review, Report };
 enum class LogFormat { Text, Json };
+enum class ReportFormat { Table, Json, Csv };
 
 struct Config {
   Command command = Command::Help;
   /// For Command::Help: the subcommand asked about (empty: the overview).
   std::string help_topic;
 
-  // Shared by serve and review.
+  // Shared by serve, review and report (which decide alike).
   std::string recommendations;  // --recommendations FILE
   bool dry_run = false;         // --dry-run
   core::StoreOptions store;     // --allowed-update-modes, index keys = the dag/task label keys
@@ -46,8 +48,14 @@ struct Config {
   // review
   std::string review_file;      // --review FILE; empty: stdin
 
-  // serve
+  // report
+  ReportFormat report_format = ReportFormat::Table;  // --output
+  core::FleetQuery report_query;                     // --namespace, --dag, --sort, --limit
+
+  // serve and report
   std::string kubeconfig;       // --kubeconfig FILE
+
+  // serve
   /// Provisioning of AirflowTasks and VPAs (the Kubernetes API source only).
   bool provision = true;                                  // --disable-provisioning turns it off
   std::chrono::milliseconds provision_refresh{3'600'000};  // --provision-refresh
@@ -69,7 +77,7 @@ struct Config {
 /// Parses the arguments after the program name. Throws UsageError.
 Config parse_args(std::span<const std::string_view> args);
 
-/// Help text for `topic` ("", "serve" or "review"), ending in a newline.
+/// Help text for `topic` ("", "serve", "review" or "report"), ending in a newline.
 std::string usage(std::string_view topic);
 
 /// The program version (the CMake project version).

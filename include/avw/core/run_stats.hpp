@@ -38,10 +38,17 @@ struct RunStats {
   PodRequests containers;             // cpu/memory requests as the last counted run asked
   std::vector<std::string> recent_pods;
 
-  /// Counted runs per day over the time they span (at least a day, so a first run is 1/day).
+  /// True when at least one run was counted.
+  bool any() const { return observed > 0; }
+  /// The days the counted runs span: lastFinishedAt - since, at least one (a task seen for an
+  /// hour has not shown how often it runs per day).
+  double window_days() const;
+  /// observed / window_days(); 0 without runs.
   double runs_per_day() const;
-  /// Mean run time in seconds (0 before the first run).
+  /// seconds / observed; 0 without runs.
   double mean_run_seconds() const;
+  /// Run seconds per day: mean_run_seconds() x runs_per_day().
+  double run_seconds_per_day() const;
   friend bool operator==(const RunStats&, const RunStats&) = default;
 };
 
@@ -59,9 +66,10 @@ struct FinishedRun {
 /// Counts `run` into `stats`; false (and `stats` unchanged) when it was counted already.
 bool count_run(RunStats& stats, const FinishedRun& run);
 
-/// The `status.runs` member of an AirflowTask's JSON; nullopt when it has none. Throws
-/// DecodeError when the document is not JSON, or `status.runs` is malformed (never
-/// overwritten blindly).
+/// The `status.runs` member of an AirflowTask's JSON, for the loop that writes it: nullopt when
+/// it has none. Throws DecodeError when the document is not JSON, or `status.runs` is malformed
+/// (never overwritten blindly). Readers that only show it (the report) use the tolerant
+/// decoder in kind_decoders.hpp, for which a malformed record is no runs observed.
 std::optional<RunStats> run_stats_of(std::string_view airflow_task_json);
 
 /// The JSON object of `status.runs`.

@@ -156,7 +156,7 @@ TEST_CASE("help and version are commands of their own", "[cli]") {
   CHECK(c.command == Command::Help);
   CHECK(c.help_topic == "review");
   CHECK(parse({"--version"}).command == Command::Version);
-  for (const auto topic : {"", "serve", "review"}) {
+  for (const auto topic : {"", "serve", "review", "report"}) {
     const std::string text = avw::cli::usage(topic);
     CHECK(text.starts_with("Usage: airflow-vpa-webhook"));
     CHECK(text.ends_with("\n"));
@@ -171,9 +171,9 @@ TEST_CASE("bad command lines get a one-line error naming the flag", "[cli]") {
     std::string error;
   };
   const Row row = GENERATE(values<Row>({
-      {{}, "missing command (serve or review); see --help"},
-      {{"run"}, "unknown command \"run\" (serve or review); see --help"},
-      {{"help", "x"}, "help: unknown command \"x\" (serve or review)"},
+      {{}, "missing command (serve, review or report); see --help"},
+      {{"run"}, "unknown command \"run\" (serve, review or report); see --help"},
+      {{"help", "x"}, "help: unknown command \"x\" (serve, review or report)"},
       {{"serve"}, "serve: --tls-cert FILE and --tls-key FILE are required"},
       {{"review"}, "review: --recommendations FILE is required"},
       {{"serve", "--nope"}, "serve: unknown flag --nope; see serve --help"},
@@ -214,11 +214,46 @@ TEST_CASE("bad command lines get a one-line error naming the flag", "[cli]") {
        "API source, without --recommendations or --disable-provisioning)"},
       {{"serve", "--missing-recommendation-after", "0s"}, "--missing-recommendation-after: must be more than 0"},
       {{"review", "--vpa-recommender", "batch"}, "review: --vpa-recommender is a flag of serve"},
+      {{"review", "--output", "json"}, "review: --output is a flag of report"},
+      {{"report", "--dry-run"}, "report: --dry-run is a flag of serve and review"},
+      {{"report", "--review", "r.json"}, "report: --review is a flag of review"},
+      {{"review", "--kubeconfig", "kc"}, "review: --kubeconfig is a flag of serve and report"},
+      {{"report", "--recommendations", "r", "--kubeconfig", "kc"},
+       "report: --recommendations and --kubeconfig are exclusive"},
+      {{"report", "--output", "yaml"}, "--output: \"yaml\" is not table, json or csv"},
+      {{"report", "--sort", "savings"},
+       "--sort: \"savings\" is not name, cpu-savings, memory-savings, last-seen or runs"},
+      {{"report", "--limit", "ten"}, "--limit: \"ten\" is not a whole number"},
   }));
   CAPTURE(row.args);
   const std::string error = error_of(row.args);
   CHECK(error == row.error);
   CHECK(error.find('\n') == std::string::npos);
+}
+
+TEST_CASE("report takes its own flags and the decision's, and needs no source flag", "[cli][report]") {
+  const Config defaults = parse({"report"});
+  CHECK(defaults.command == Command::Report);
+  CHECK(defaults.report_format == avw::cli::ReportFormat::Table);
+  CHECK(defaults.report_query.sort == avw::core::FleetSort::Name);
+  CHECK(defaults.report_query.limit == 0);
+  CHECK(defaults.recommendations.empty());  // in-cluster, as serve
+  CHECK(defaults.kubeconfig.empty());
+
+  const Config c = parse({"report", "--kubeconfig", "kc", "--output=csv", "--namespace", "airflow", "--dag", "etl",
+                          "--sort", "memory-savings", "--limit", "10", "--min-history", "24h", "--dag-id-label", "dag"});
+  CHECK(c.kubeconfig == "kc");
+  CHECK(c.report_format == avw::cli::ReportFormat::Csv);
+  CHECK(c.report_query.namespace_ == "airflow");
+  CHECK(c.report_query.dag_id == "etl");
+  CHECK(c.report_query.sort == avw::core::FleetSort::MemorySavings);
+  CHECK(c.report_query.limit == 10);
+  CHECK(c.decision().gates.min_history_seconds == 24 * 3600);
+  CHECK(c.decision().keys.dag_id == "dag");
+  CHECK(c.store.index_key_a == "dag");
+  CHECK(parse({"report", "--output", "json"}).report_format == avw::cli::ReportFormat::Json);
+  CHECK(parse({"report", "--help"}).help_topic == "report");
+  CHECK(parse({"help", "report"}).help_topic == "report");
 }
 
 TEST_CASE("a quantity flag reports why it is not a quantity", "[cli]") {
