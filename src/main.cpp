@@ -19,12 +19,12 @@
 #include "avw/cli/logging.hpp"
 #include "avw/cli/report.hpp"
 #include "avw/cli/review.hpp"
-#include "avw/source/api_source.hpp"
 #include "avw/kube/client.hpp"
 #include "avw/loop/run_watch.hpp"
 #include "avw/metrics/metrics.hpp"
 #include "avw/provision/provisioner.hpp"
 #include "avw/server/server.hpp"
+#include "avw/source/api_source.hpp"
 #include "avw/source/file_source.hpp"
 #include "avw/source/observed_source.hpp"
 
