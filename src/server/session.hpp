@@ -43,7 +43,7 @@ struct WorkerState {
   ServerMetrics& metrics;
   std::shared_ptr<const core::Snapshot> snapshot = core::Snapshot::empty();
   /// The worker's sessions take turns with it: an admission runs to its end without awaiting.
-  core::ReviewParser parser;
+  core::ReviewParser parser{};
   /// Shutdown began: every answer says `Connection: close`, and idle connections close once
   /// `drain_deadline` has passed.
   bool stopping = false;
